@@ -1,0 +1,46 @@
+"""What a lab is: a Params class, a frame generator, and a line in the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from genlab.labs.frame import Frame
+
+# A run receives its params and context, yields frames, and may be sent new params
+# (live changes) at any yield: ``new = yield frame; if new is not None: params = new``.
+FrameGenerator = Generator[Frame, Any, None]
+
+
+class LabError(RuntimeError):
+    """A run cannot go on (bad data, divergence); the message is shown to the user."""
+
+
+@dataclass(frozen=True, eq=False)
+class RunContext:
+    """Inputs that are not parameters.
+
+    drawn: (n, 2) points the user painted (the "drawn" dataset), or None;
+    picks: (k, 2) points the user clicked in "place" mode (e.g. EM's initial means), or None;
+    device: "cpu", "cuda" or "mps" for labs that train with torch.
+    """
+
+    drawn: np.ndarray | None = None
+    picks: np.ndarray | None = None
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class LabInfo:
+    """A registered lab. ``run(params, ctx)`` returns a FrameGenerator."""
+
+    name: str
+    title: str
+    description: str
+    params: type
+    run: Callable[[Any, RunContext], FrameGenerator]
+    takes_data: bool = False
+    uses_picks: bool = False

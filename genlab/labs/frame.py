@@ -1,0 +1,288 @@
+"""Frames: what a lab yields, as immutable numpy data any thread can hand over.
+
+A frame says *what* to draw (points, ellipses, a density ...), never *how*: colours, marker
+sizes and themes belong to the UI.  Every array is a numpy array; the constructors convert
+lists and torch tensors so a lab cannot leak a tensor into the GUI thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+
+def _arr(a: Any, dtype: Any = np.float64) -> np.ndarray:
+    if hasattr(a, "detach"):  # torch tensor, converted without importing torch
+        a = a.detach().cpu().numpy()
+    out = np.asarray(a, dtype=dtype)
+    out.setflags(write=False)
+    return out
+
+
+def _opt(a: Any, dtype: Any = np.float64) -> np.ndarray | None:
+    return None if a is None else _arr(a, dtype)
+
+
+@dataclass(frozen=True, eq=False)
+class Layer:
+    """Base of every layer kind."""
+
+    def arrays(self) -> Iterator[tuple[str, np.ndarray]]:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, np.ndarray):
+                yield f.name, v
+            elif isinstance(v, tuple):
+                for i, item in enumerate(v):
+                    if isinstance(item, np.ndarray):
+                        yield f"{f.name}[{i}]", item
+
+
+@dataclass(frozen=True, eq=False)
+class Points(Layer):
+    """A point cloud.
+
+    xy: (n, 2).  Colour comes from exactly one of: ``labels`` (n,) ints (a categorical
+    palette), ``colors`` (n, 3) RGB in [0, 1] (e.g. responsibilities mixing component
+    colours), ``values`` (n,) floats (a colour map), or nothing (the layer's own colour).
+    ``size`` scales the theme's marker size; ``highlight`` draws the points larger with an
+    outline.  ``series`` picks which palette colour an unlabelled layer gets.
+    """
+
+    xy: np.ndarray
+    labels: np.ndarray | None = None
+    colors: np.ndarray | None = None
+    values: np.ndarray | None = None
+    size: float = 1.0
+    alpha: float = 1.0
+    series: int = 0
+    highlight: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "xy", _arr(self.xy).reshape(-1, 2))
+        object.__setattr__(self, "labels", _opt(self.labels, np.int64))
+        object.__setattr__(self, "colors", _opt(self.colors))
+        object.__setattr__(self, "values", _opt(self.values))
+
+
+@dataclass(frozen=True, eq=False)
+class Ellipses(Layer):
+    """Gaussian covariance ellipses at ``n_std`` standard deviations.
+
+    means: (k, 2); covs: (k, 2, 2); weights: (k,) in [0, 1] or None (drawn as opacity and
+    line width); labels: (k,) palette indices (default 0..k-1); ``dashed`` for a second
+    model drawn over a first.
+    """
+
+    means: np.ndarray
+    covs: np.ndarray
+    weights: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    n_std: tuple[float, ...] = (1.0, 2.0)
+    dashed: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "means", _arr(self.means).reshape(-1, 2))
+        object.__setattr__(self, "covs", _arr(self.covs).reshape(-1, 2, 2))
+        object.__setattr__(self, "weights", _opt(self.weights))
+        object.__setattr__(self, "labels", _opt(self.labels, np.int64))
+
+
+@dataclass(frozen=True, eq=False)
+class Paths(Layer):
+    """Trajectories: (T, n, 2), one polyline per particle (all of length T)."""
+
+    xy: np.ndarray
+    labels: np.ndarray | None = None
+    series: int = 0
+    alpha: float = 0.6
+
+    def __post_init__(self) -> None:
+        xy = _arr(self.xy)
+        object.__setattr__(self, "xy", xy.reshape(xy.shape[0], -1, 2))
+        object.__setattr__(self, "labels", _opt(self.labels, np.int64))
+
+
+@dataclass(frozen=True, eq=False)
+class Segments(Layer):
+    """Line segments starts[i] -> ends[i], (m, 2) each; weights (m,) in [0, 1] as opacity."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    weights: np.ndarray | None = None
+    series: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "starts", _arr(self.starts).reshape(-1, 2))
+        object.__setattr__(self, "ends", _arr(self.ends).reshape(-1, 2))
+        object.__setattr__(self, "weights", _opt(self.weights))
+
+
+@dataclass(frozen=True, eq=False)
+class VectorField(Layer):
+    """Arrows at xy (m, 2) with vectors uv (m, 2), drawn scaled to the grid spacing."""
+
+    xy: np.ndarray
+    uv: np.ndarray
+    series: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "xy", _arr(self.xy).reshape(-1, 2))
+        object.__setattr__(self, "uv", _arr(self.uv).reshape(-1, 2))
+
+
+@dataclass(frozen=True, eq=False)
+class Heatmap(Layer):
+    """A scalar field on a regular grid: values (ny, nx) over extent (x0, x1, y0, y1).
+
+    ``values[i, j]`` is the field at x = x0 + (j + 0.5) dx, y = y0 + (i + 0.5) dy.
+    ``contours`` adds iso-lines at that many levels (0: none).
+    """
+
+    values: np.ndarray
+    extent: tuple[float, float, float, float]
+    contours: int = 0
+    show_image: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", _arr(self.values))
+        object.__setattr__(self, "extent", tuple(float(v) for v in self.extent))
+
+
+@dataclass(frozen=True, eq=False)
+class Curve(Layer):
+    """A 1D curve y(x), x and y (n,)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    series: int = 0
+    width: float = 2.0
+    dashed: bool = False
+    fill: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "x", _arr(self.x).ravel())
+        object.__setattr__(self, "y", _arr(self.y).ravel())
+
+
+@dataclass(frozen=True, eq=False)
+class Histogram(Layer):
+    """A histogram: edges (b + 1,), heights (b,) (already normalised as the lab wants)."""
+
+    edges: np.ndarray
+    heights: np.ndarray
+    series: int = 0
+    horizontal: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "edges", _arr(self.edges).ravel())
+        object.__setattr__(self, "heights", _arr(self.heights).ravel())
+
+
+@dataclass(frozen=True, eq=False)
+class Grid(Layer):
+    """A (possibly warped) mesh: xy (ny, nx, 2), drawn as its grid lines."""
+
+    xy: np.ndarray
+    series: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "xy", _arr(self.xy))
+
+
+@dataclass(frozen=True, eq=False)
+class Labels(Layer):
+    """Text annotations: texts[i] anchored at xy[i] (m, 2)."""
+
+    xy: np.ndarray
+    texts: tuple[str, ...]
+    series: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "xy", _arr(self.xy).reshape(-1, 2))
+        object.__setattr__(self, "texts", tuple(str(t) for t in self.texts))
+
+
+@dataclass(frozen=True, eq=False)
+class ImageGrid(Layer):
+    """Images (n, h, w) or (n, h, w, 3) in [0, 1], tiled in ``cols`` columns."""
+
+    images: np.ndarray
+    cols: int = 8
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "images", _arr(self.images, np.float32))
+
+
+@dataclass(frozen=True, eq=False)
+class Panel:
+    """One plot of a frame: named layers drawn in order, with fixed axes.
+
+    ``xlim``/``ylim`` fix the view so an animation does not jump (None: fit the data once).
+    ``equal_aspect`` for the 2D plane; off for 1D densities and histograms.
+    """
+
+    layers: Mapping[str, Layer]
+    title: str = ""
+    xlim: tuple[float, float] | None = None
+    ylim: tuple[float, float] | None = None
+    equal_aspect: bool = True
+    xlabel: str = ""
+    ylabel: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", MappingProxyType(dict(self.layers)))
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One picture of a run.
+
+    step: index of this frame in its run (0-based); total: the run's frame count if known;
+    panels: the plots, drawn side by side; metrics: scalars plotted live against ``step``
+    (a name ``group/series`` puts series of one group on shared axes); caption: one sentence
+    saying what the frame shows.
+    """
+
+    step: int
+    title: str
+    panels: tuple[Panel, ...]
+    total: int | None = None
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    caption: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "panels", tuple(self.panels))
+        object.__setattr__(
+            self, "metrics", MappingProxyType({k: float(v) for k, v in self.metrics.items()})
+        )
+
+    def arrays(self) -> Iterator[tuple[str, np.ndarray]]:
+        for p, panel in enumerate(self.panels):
+            for name, layer in panel.layers.items():
+                for aname, a in layer.arrays():
+                    yield f"panel {p} / {name}.{aname}", a
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for _, a in self.arrays()) + 64 * len(self.metrics) + 512
+
+    def first_nonfinite(self) -> str | None:
+        """Name of the first metric or float array holding a NaN or an infinity, else None."""
+        for k, v in self.metrics.items():
+            if not np.isfinite(v):
+                return f"metric '{k}'"
+        for name, a in self.arrays():
+            if a.dtype.kind == "f" and a.size and not np.isfinite(a).all():
+                return name
+        return None
+
+
+def message_frame(title: str, caption: str, step: int = 0) -> Frame:
+    """A frame with nothing to draw but a caption (e.g. 'draw some points first')."""
+    return Frame(step=step, title=title, panels=(Panel({}, xlim=(-4, 4), ylim=(-4, 4)),),
+                 total=1, caption=caption)
