@@ -25,12 +25,13 @@ class RunContext:
 
     drawn: (n, 2) points the user painted (the "drawn" dataset), or None;
     picks: (k, 2) points the user clicked in "place" mode (e.g. EM's initial means), or None;
-    device: "cpu", "cuda" or "mps" for labs that train with torch.
+    device: "auto" (CUDA or MPS when present, else CPU: see engine.device.resolve), or
+    "cpu", "cuda", "mps", for labs that train with torch.
     """
 
     drawn: np.ndarray | None = None
     picks: np.ndarray | None = None
-    device: str = "cpu"
+    device: str = "auto"
 
 
 @dataclass(frozen=True)

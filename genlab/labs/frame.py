@@ -47,15 +47,16 @@ class Points(Layer):
     """A point cloud.
 
     xy: (n, 2).  Colour comes from exactly one of: ``labels`` (n,) ints (a categorical
-    palette), ``colors`` (n, 3) RGB in [0, 1] (e.g. responsibilities mixing component
-    colours), ``values`` (n,) floats (a colour map), or nothing (the layer's own colour).
+    palette), ``soft_labels`` (n, k) rows of weights summing to 1 (e.g. EM responsibilities:
+    the point's colour mixes the palette colours of the k classes), ``values`` (n,) floats
+    (a colour map), or nothing (the palette colour number ``series``).
     ``size`` scales the theme's marker size; ``highlight`` draws the points larger with an
-    outline.  ``series`` picks which palette colour an unlabelled layer gets.
+    outline.
     """
 
     xy: np.ndarray
     labels: np.ndarray | None = None
-    colors: np.ndarray | None = None
+    soft_labels: np.ndarray | None = None
     values: np.ndarray | None = None
     size: float = 1.0
     alpha: float = 1.0
@@ -65,7 +66,7 @@ class Points(Layer):
     def __post_init__(self) -> None:
         object.__setattr__(self, "xy", _arr(self.xy).reshape(-1, 2))
         object.__setattr__(self, "labels", _opt(self.labels, np.int64))
-        object.__setattr__(self, "colors", _opt(self.colors))
+        object.__setattr__(self, "soft_labels", _opt(self.soft_labels))
         object.__setattr__(self, "values", _opt(self.values))
 
 
@@ -176,7 +177,6 @@ class Histogram(Layer):
     edges: np.ndarray
     heights: np.ndarray
     series: int = 0
-    horizontal: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "edges", _arr(self.edges).ravel())

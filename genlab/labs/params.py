@@ -198,7 +198,9 @@ def is_visible(f: ParamField, params: Any) -> bool:
     if f.spec.when is None:
         return True
     other, values = f.spec.when
-    return getattr(params, other) in values
+    # Conditions chain: a field shown for one dist of the inverse-CDF mode hides with it.
+    return getattr(params, other) in values and is_visible(field_named(type(params), other),
+                                                             params)
 
 
 def validate(params: Any) -> None:

@@ -1,0 +1,240 @@
+"""Toy 2D datasets, and reading/writing point sets as CSV or NPY.
+
+Every set is returned centred near the origin and inside roughly [-4, 4]^2 (at the default
+noise), as ``(x, labels)`` with ``x`` (n, 2) float64 and ``labels`` (n,) int64.  A set is a
+clean structure plus isotropic Gaussian jitter (or, for scikit-learn's sets, scikit-learn's
+own noise), and ``noise`` in [0, 1] scales that set's natural amount of it: 0 gives the exact
+structure, 0.1-0.2 a pleasant default, 1 a blur.  Per set (``noise`` written s):
+
+==============  ===========================================  ===============================
+name            structure (noise 0)                          noise / labels
+==============  ===========================================  ===============================
+gaussian        N(0, I)                                      + N(0, s^2 I); labels 0
+8gaussians      8 points on the circle of radius 2.5         std 2 s around each; component
+moons           scikit-learn's two moons, scaled x2          sklearn noise s/2 (std s); moon
+circles         circles of radius 3 and 1.5 (sklearn)        sklearn noise s/2 (std 1.5 s);
+                                                             0 outer, 1 inner
+checkerboard    uniform on the 8 dark squares of a 4 x 4     std s; the square's index 0..7
+                board of 1.5-wide cells on [-3, 3]^2
+swissroll       scikit-learn's roll, (x, z) slice, / 3.5     sklearn noise 5 s (std ~1.4 s);
+                                                             third of the roll 0, 1, 2
+pinwheel        5 arms, radial spread 0.3, bent by           tangential std 0.5 s; the arm
+                exp(radius), scaled x1.8
+2spirals        two interleaved spirals of 1.5 turns         std s; the spiral 0 or 1
+line            uniform on the segment (-3, -1.5)-(3, 1.5)   std s; labels 0
+==============  ===========================================  ===============================
+
+The result is a deterministic function of ``(name, n, noise, seed)``
+(``np.random.default_rng(seed)``; scikit-learn's sets get a seed drawn from it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import make_circles, make_moons, make_swiss_roll
+
+DATASETS: tuple[str, ...] = ("gaussian", "8gaussians", "moons", "circles", "checkerboard",
+                             "swissroll", "pinwheel", "2spirals", "line")
+
+Maker = Callable[[int, float, np.random.Generator], tuple[np.ndarray, np.ndarray]]
+
+
+def _sk_seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(0, 2**31 - 1))
+
+
+def _gaussian(n: int, s: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    x = rng.standard_normal((n, 2))
+    x = x + s * rng.standard_normal((n, 2))
+    return x, np.zeros(n, dtype=np.int64)
+
+
+def _8gaussians(n: int, s: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    k = rng.integers(0, 8, size=n)
+    ang = 2.0 * np.pi * k / 8.0
+    centres = 2.5 * np.column_stack([np.cos(ang), np.sin(ang)])
+    x = centres + 2.0 * s * rng.standard_normal((n, 2))
+    return x, k.astype(np.int64)
+
+
+def _moons(n: int, s: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    x, y = make_moons(n_samples=n, noise=0.5 * s, random_state=_sk_seed(rng))
+    # sklearn's moons span x in [-1, 2], y in [-0.5, 1]: centre on (0.5, 0.25) and double.
+    x = 2.0 * (x - np.array([0.5, 0.25]))
+    return x, y.astype(np.int64)
+
+
+def _circles(n: int, s: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    x, y = make_circles(n_samples=n, noise=0.5 * s, factor=0.5, random_state=_sk_seed(rng))
+    return 3.0 * x, y.astype(np.int64)
+
+
+def _checkerboard(n: int, s: float,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    # The dark squares of a 4 x 4 board: cells (i, j) with i + j even, numbered 0..7.
+    cells = np.array([(i, j) for j in range(4) for i in range(4) if (i + j) % 2 == 0])
+    k = rng.integers(0, len(cells), size=n)
+    width = 1.5
+    corner = -3.0 + width * cells[k]
+    x = corner + width * rng.random((n, 2))
+    x = x + s * rng.standard_normal((n, 2))
+    return x, k.astype(np.int64)
+
+
+def _swissroll(n: int, s: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    x3, t = make_swiss_roll(n_samples=n, noise=5.0 * s, random_state=_sk_seed(rng))
+    # t is uniform in [1.5 pi, 4.5 pi]; x = t cos t in ~[-9.5, 12.6], z = t sin t in ~[-11, 14.1].
+    x = (x3[:, [0, 2]] - np.array([1.5, 1.5])) / 3.5
+    third = np.clip(((t - 1.5 * np.pi) / np.pi).astype(np.int64), 0, 2)
+    return x, third
+
+
+def _pinwheel(n: int, s: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    arms, radial_std, rate = 5, 0.3, 0.25
+    k = rng.integers(0, arms, size=n)
+    r = 1.0 + radial_std * rng.standard_normal(n)
+    tang = 0.5 * s * rng.standard_normal(n)
+    ang = 2.0 * np.pi * k / arms + rate * np.exp(r)
+    c, si = np.cos(ang), np.sin(ang)
+    x = np.column_stack([c * r - si * tang, si * r + c * tang])
+    return 1.8 * x, k.astype(np.int64)
+
+
+def _2spirals(n: int, s: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    k = rng.integers(0, 2, size=n)
+    t = np.sqrt(rng.random(n)) * 3.0 * np.pi  # sqrt: density even along the arm length
+    sign = np.where(k == 0, 1.0, -1.0)[:, None]
+    x = sign * np.column_stack([-t * np.cos(t), t * np.sin(t)]) * (3.8 / (3.0 * np.pi))
+    x = x + s * rng.standard_normal((n, 2))
+    return x, k.astype(np.int64)
+
+
+def _line(n: int, s: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    t = rng.uniform(-1.0, 1.0, size=n)
+    x = t[:, None] * np.array([3.0, 1.5]) + s * rng.standard_normal((n, 2))
+    return x, np.zeros(n, dtype=np.int64)
+
+
+_MAKERS: dict[str, Maker] = {
+    "gaussian": _gaussian, "8gaussians": _8gaussians, "moons": _moons, "circles": _circles,
+    "checkerboard": _checkerboard, "swissroll": _swissroll, "pinwheel": _pinwheel,
+    "2spirals": _2spirals, "line": _line,
+}
+
+
+def make_dataset(name: str, n: int, noise: float = 0.1,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A toy set: ``(x (n, 2) float64, labels (n,) int64)``, deterministic for ``seed``.
+
+    ``name`` is one of ``DATASETS``; ``noise`` (intended range [0, 1]) scales the set's
+    natural noise (see the module docstring for what it means per set and what the labels
+    are).  ValueError for an unknown name, a negative ``n`` or a negative/non-finite noise.
+    """
+    if name not in _MAKERS:
+        raise ValueError(f"unknown dataset '{name}': valid datasets are {', '.join(DATASETS)}")
+    n = int(n)
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    noise = float(noise)
+    if not math.isfinite(noise) or noise < 0:
+        raise ValueError(f"noise must be a finite number >= 0, got {noise}")
+    if n == 0:
+        return np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    x, labels = _MAKERS[name](n, noise, rng)
+    return np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(labels, np.int64)
+
+
+# ---------------------------------------------------------------------------- point files
+
+_EXTS = (".csv", ".npy")
+
+
+def _suffix(path: str | Path) -> str:
+    suf = Path(path).suffix.lower()
+    if suf not in _EXTS:
+        raise ValueError(f"unknown file type '{suf or '(none)'}' for {Path(path).name}: "
+                         f"use .csv or .npy")
+    return suf
+
+
+def _check_points(x: np.ndarray, what: str) -> np.ndarray:
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise ValueError(f"{what} must hold an (n, 2) array of points, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{what} holds a NaN or an infinity")
+    return x
+
+
+def save_points(path: str | Path, x: np.ndarray) -> None:
+    """Write points (n, 2) to ``path``: .csv with a header ``x,y``, or .npy (no pickle)."""
+    suf = _suffix(path)
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("points must be numbers") from None
+    arr = _check_points(arr, "points")
+    if suf == ".npy":
+        with open(path, "wb") as f:
+            np.save(f, arr, allow_pickle=False)
+    else:
+        np.savetxt(path, arr, fmt="%.17g", delimiter=",", header="x,y", comments="")
+
+
+def _load_csv(path: Path) -> np.ndarray:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path.name} is not a text CSV file") from None
+    rows: list[tuple[float, float]] = []
+    seen_line = False
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        first, seen_line = not seen_line, True
+        cells = [c.strip() for c in line.split(",")]
+        try:
+            vals = [float(c) for c in cells]
+        except ValueError:
+            if first:  # a header line such as "x,y"
+                continue
+            raise ValueError(f"{path.name}, line {lineno}: not two numbers: '{line}'") from None
+        if len(vals) != 2:
+            raise ValueError(f"{path.name}, line {lineno}: expected 2 columns (x,y), "
+                             f"got {len(vals)}")
+        rows.append((vals[0], vals[1]))
+    if not seen_line:
+        raise ValueError(f"{path.name} is empty")
+    return np.array(rows, dtype=np.float64).reshape(-1, 2)
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as e:
+        raise ValueError(f"{path.name} is not a plain numeric .npy array ({e})") from None
+    except (OSError, EOFError) as e:
+        raise ValueError(f"{path.name} is not a readable .npy file ({e})") from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iuf":
+        raise ValueError(f"{path.name} does not hold numbers (dtype "
+                         f"{getattr(arr, 'dtype', type(arr))})")
+    return arr.astype(np.float64)
+
+
+def load_points(path: str | Path) -> np.ndarray:
+    """Read points (n, 2) float64 from a .csv (header line optional) or .npy file.
+
+    ValueError with a clear message for an unknown extension, non-numeric content, a wrong
+    shape or a NaN/infinity; FileNotFoundError if there is no such file.
+    """
+    p = Path(path)
+    suf = _suffix(p)
+    if not p.exists():
+        raise FileNotFoundError(f"no such file: {p}")
+    arr = _load_npy(p) if suf == ".npy" else _load_csv(p)
+    return _check_points(arr, p.name)

@@ -1,0 +1,193 @@
+"""FrameCanvas: draws Frames (title, side-by-side panels, caption) with reused items.
+
+The window, screenshots, animation export, ``genlab render`` and the image tests all draw
+through this one class, so what is exported is what the lecturer saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui
+
+from genlab.labs.frame import Frame, Panel
+from genlab.ui.items import LayerItem, item_for
+from genlab.ui.theme import LIGHT, Theme
+
+# (kind, data x, data y, event) -> None; kind is "press", "drag", "release" or "click".
+ToolHandler = Callable[[str, float, float, object], None]
+
+
+class ToolViewBox(pg.ViewBox):
+    """A ViewBox that hands mouse clicks and drags to a drawing tool while one is active."""
+
+    def __init__(self, *a, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.tool: ToolHandler | None = None
+
+    def mouseClickEvent(self, ev) -> None:
+        if self.tool is None or ev.button() != QtCore.Qt.MouseButton.LeftButton:
+            return super().mouseClickEvent(ev)
+        ev.accept()
+        p = self.mapSceneToView(ev.scenePos())
+        self.tool("click", p.x(), p.y(), ev)
+
+    def mouseDragEvent(self, ev, axis=None) -> None:
+        if self.tool is None or ev.button() != QtCore.Qt.MouseButton.LeftButton:
+            return super().mouseDragEvent(ev, axis)
+        ev.accept()
+        p = self.mapSceneToView(ev.scenePos())
+        kind = "press" if ev.isStart() else "release" if ev.isFinish() else "drag"
+        self.tool(kind, p.x(), p.y(), ev)
+
+
+class FrameCanvas(pg.GraphicsLayoutWidget):
+    """Shows one Frame at a time, keeping a graphics item per (panel, layer name)."""
+
+    def __init__(self, theme: Theme = LIGHT, parent=None, show_caption: bool = True) -> None:
+        super().__init__(parent)
+        self.theme = theme
+        self.show_caption = show_caption
+        self.plots: list[pg.PlotItem] = []
+        self._items: dict[tuple[int, str], LayerItem] = {}
+        self._limits: list[tuple] = []
+        self._frame: Frame | None = None
+        self.overlay: list[pg.GraphicsObject] = []  # tool items kept on panel 0
+        self.tool: ToolHandler | None = None
+        self.title_label = self.ci.addLabel("", row=0, col=0)
+        self.panel_row = self.ci.addLayout(row=1, col=0)
+        self.caption_label = self.ci.addLabel("", row=2, col=0)
+        self.caption_label.item.setTextWidth(600)
+        self.ci.layout.setRowStretchFactor(1, 10)
+        self.apply_theme(theme)
+
+    # -- style ------------------------------------------------------------------------
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.setBackground(theme.background)
+        for item in self._items.values():
+            item.theme = theme
+        for plot in self.plots:
+            self._style_plot(plot)
+        if self._frame is not None:
+            frame, self._frame = self._frame, None
+            self.show_frame(frame, force=True)
+
+    def _style_plot(self, plot: pg.PlotItem) -> None:
+        th = self.theme
+        font = QtGui.QFont()
+        font.setPointSizeF(th.font_pt * 0.85)
+        for name in ("left", "bottom"):
+            ax = plot.getAxis(name)
+            ax.setPen(pg.mkPen(th.muted))
+            ax.setTextPen(pg.mkPen(th.foreground))
+            ax.setTickFont(font)
+            ax.enableAutoSIPrefix(False)  # a 0..0.6 density axis must not read 0..600 (x0.001)
+        plot.titleLabel.setAttr("color", th.foreground)
+
+    # -- frames -----------------------------------------------------------------------
+    @property
+    def frame(self) -> Frame | None:
+        return self._frame
+
+    def clear_frame(self) -> None:
+        """Forget the current frame and the axes it fixed (a new run starts)."""
+        self._frame = None
+        self._limits = [None] * len(self.plots)
+        self.set_text("", "")
+
+    def set_tool(self, tool: ToolHandler | None) -> None:
+        self.tool = tool
+        for plot in self.plots[:1]:
+            plot.getViewBox().tool = tool
+
+    def show_frame(self, frame: Frame, force: bool = False) -> None:
+        if frame is self._frame and not force:
+            return
+        if len(frame.panels) != len(self.plots):
+            self._rebuild(len(frame.panels))
+        for p, (plot, panel) in enumerate(zip(self.plots, frame.panels, strict=True)):
+            self._show_panel(p, plot, panel)
+        self.set_text(frame.title, frame.caption)
+        self._frame = frame
+
+    def set_text(self, title: str, caption: str) -> None:
+        th = self.theme
+        self.title_label.setText(title, size=f"{th.font_pt * 1.25:.1f}pt", color=th.foreground,
+                                 bold=True)
+        if self.show_caption:
+            self.caption_label.setText(caption, size=f"{th.font_pt:.1f}pt", color=th.foreground)
+        self._wrap_caption()
+
+    def _wrap_caption(self) -> None:
+        if not hasattr(self, "caption_label"):
+            return  # resizeEvent during the base class's construction
+        width = max(200.0, self.width() - 40.0)
+        self.caption_label.item.setTextWidth(width)
+        self.caption_label.updateMin()
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        if ev is not None:  # None while pyqtgraph tears the view down
+            self._wrap_caption()
+
+    def _rebuild(self, n: int) -> None:
+        for item in self._items.values():
+            item.remove()
+        self._items.clear()
+        for obj in self.overlay:
+            if obj.scene() is not None:
+                obj.scene().removeItem(obj)
+        self.panel_row.clear()
+        self.plots = []
+        for i in range(n):
+            plot = self.panel_row.addPlot(row=0, col=i, viewBox=ToolViewBox())
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
+            self._style_plot(plot)
+            self.plots.append(plot)
+        self._limits = [None] * n
+        if self.plots:
+            self.plots[0].getViewBox().tool = self.tool
+            for obj in self.overlay:
+                self.plots[0].addItem(obj)
+
+    def _show_panel(self, p: int, plot: pg.PlotItem, panel: Panel) -> None:
+        th = self.theme
+        if panel.title != plot.titleLabel.text:
+            plot.setTitle(panel.title, color=th.foreground, size=f"{th.font_pt:.1f}pt")
+        for side, text in (("bottom", panel.xlabel), ("left", panel.ylabel)):
+            axis = plot.getAxis(side)
+            if (axis.labelText or "") != text:
+                axis.setLabel(text or None, color=th.foreground)
+        vb = plot.getViewBox()
+        limits = (panel.xlim, panel.ylim, panel.equal_aspect)
+        if self._limits[p] != limits:
+            vb.setAspectLocked(panel.equal_aspect, ratio=1.0)
+            if panel.xlim is not None and panel.ylim is not None:
+                vb.setRange(xRange=panel.xlim, yRange=panel.ylim, padding=0.02)
+            elif panel.xlim is not None:
+                vb.setXRange(*panel.xlim, padding=0.02)
+                vb.enableAutoRange(axis="y")
+            elif panel.ylim is not None:
+                vb.setYRange(*panel.ylim, padding=0.02)
+                vb.enableAutoRange(axis="x")
+            else:
+                vb.enableAutoRange()
+            self._limits[p] = limits
+        names = set(panel.layers)
+        for key in [k for k in self._items if k[0] == p and k[1] not in names]:
+            self._items.pop(key).remove()
+        for z, (name, layer) in enumerate(panel.layers.items()):
+            item = self._items.get((p, name))
+            if item is None or item.kind is not type(layer):
+                if item is not None:
+                    item.remove()
+                item = item_for(layer, plot, th)
+                self._items[(p, name)] = item
+            item.set_z(float(z))
+            item.update(layer)
+
+    def grab_image(self) -> QtGui.QImage:
+        return self.grab().toImage()

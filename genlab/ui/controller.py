@@ -1,0 +1,240 @@
+"""RunController: one lab's params, its running worker, the timeline and playback state.
+
+Qt signals but no widgets, so tests can drive runs without a window.  Each run carries a
+generation number; frames and errors from a superseded run are dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore
+
+from genlab.labs import LabInfo, RunContext
+from genlab.labs.params import ParamError, live_fields, replace
+from genlab.labs.presets import presets_for
+from genlab.ui.timeline import Timeline
+from genlab.ui.worker import RunThread
+
+SPEEDS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 0.0)  # frames per second; 0 = as fast as possible
+RESTART_DELAY_MS = 150
+
+
+def default_params(lab: LabInfo) -> Any:
+    presets = presets_for(lab.name)
+    return presets[0].params(lab.params) if presets else lab.params()
+
+
+class RunController(QtCore.QObject):
+    frame_added = QtCore.Signal(object)  # a new Frame recorded from the current run
+    view_changed = QtCore.Signal()  # the frame to show (``current_frame``) changed
+    run_started = QtCore.Signal()  # a new run: clear metrics and the timeline view
+    state_changed = QtCore.Signal(str)  # "playing", "paused", "finished", "failed"
+    params_changed = QtCore.Signal(object)
+    message = QtCore.Signal(str)
+    lab_changed = QtCore.Signal(object)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.lab: LabInfo | None = None
+        self.params: Any = None
+        self.timeline = Timeline()
+        self.view = -1  # index into the timeline of the frame on screen
+        self.playing = True
+        self.fps = 20.0
+        self.state = "paused"
+        self.drawn = np.zeros((0, 2))
+        self.picks = np.zeros((0, 2))
+        self.device = "auto"
+        self.generation = 0
+        self.thread: RunThread | None = None
+        self._retired: list[RunThread] = []
+        self._restart_timer = QtCore.QTimer(self)
+        self._restart_timer.setSingleShot(True)
+        self._restart_timer.setInterval(RESTART_DELAY_MS)
+        self._restart_timer.timeout.connect(self.restart)
+
+    # -- lab and parameters ----------------------------------------------------------
+    def set_lab(self, lab: LabInfo, params: Any = None) -> None:
+        self.lab = lab
+        self.params = params if params is not None else default_params(lab)
+        self.lab_changed.emit(lab)
+        self.params_changed.emit(self.params)
+        self.restart()
+
+    def set_param(self, name: str, value: Any) -> None:
+        """Apply one edited value; ParamError (with the message) if it is refused."""
+        self.set_params(replace(self.params, **{name: value}))
+
+    def set_params(self, params: Any) -> None:
+        old, self.params = self.params, params
+        changed = {f.name for f in dataclasses.fields(params)
+                   if getattr(old, f.name) != getattr(params, f.name)}
+        self.params_changed.emit(params)
+        if not changed:
+            return
+        if changed <= live_fields(type(params)) and self.thread is not None \
+                and self.thread.isRunning():
+            self.thread.send_live(params)
+            if not self.playing:
+                self.thread.request_step()  # show the change at once while paused
+        else:
+            self._restart_timer.start()
+
+    def set_drawn(self, points: np.ndarray) -> None:
+        self.drawn = np.asarray(points, float).reshape(-1, 2)
+        if getattr(self.params, "dataset", None) == "drawn":
+            self._restart_timer.start()
+
+    def set_picks(self, points: np.ndarray) -> None:
+        self.picks = np.asarray(points, float).reshape(-1, 2)
+        if getattr(self.params, "init", None) == "clicked":
+            self._restart_timer.start()
+
+    def use_drawn(self) -> bool:
+        """Switch the lab's dataset to the drawn points, if it takes data."""
+        if self.lab is None or not self.lab.takes_data or self.params.dataset == "drawn":
+            return False
+        try:
+            self.set_param("dataset", "drawn")
+        except ParamError:
+            return False
+        return True
+
+    def context(self) -> RunContext:
+        return RunContext(drawn=self.drawn.copy() if len(self.drawn) else None,
+                          picks=self.picks.copy() if len(self.picks) else None,
+                          device=self.device)
+
+    # -- runs ------------------------------------------------------------------------
+    def restart(self) -> None:
+        self._restart_timer.stop()
+        if self.lab is None:
+            return
+        self._stop_thread()
+        self.generation += 1
+        self.timeline.clear()
+        self.view = -1
+        self.run_started.emit()
+        lab, params, ctx = self.lab, self.params, self.context()
+        thread = RunThread(self.generation, lambda: lab.run(params, ctx), fps=self.fps,
+                           paused=not self.playing)
+        thread.frame_ready.connect(self._on_frame)
+        thread.run_failed.connect(self._on_failed)
+        thread.run_done.connect(self._on_done)
+        self.thread = thread
+        if not self.playing:
+            thread.request_step()  # show the first frame even when paused
+        thread.start()
+        self._set_state("playing" if self.playing else "paused")
+
+    def _stop_thread(self) -> None:
+        if self.thread is not None:
+            self.thread.cancel()
+            self._retired.append(self.thread)
+            self.thread.finished.connect(self._reap)
+            self.thread = None
+
+    def _reap(self) -> None:
+        for t in [t for t in self._retired if t.isFinished()]:
+            self._retired.remove(t)
+            t.deleteLater()
+
+    def _on_frame(self, generation: int, frame) -> None:
+        thread = self.sender()
+        if isinstance(thread, RunThread):
+            thread.ack()
+        if generation != self.generation:
+            return
+        follow = self.view >= len(self.timeline) - 1
+        self.timeline.append(frame)
+        self.frame_added.emit(frame)
+        if follow:
+            self.view = len(self.timeline) - 1
+            self.view_changed.emit()
+
+    def _on_failed(self, generation: int, msg: str) -> None:
+        if generation != self.generation:
+            return
+        self.message.emit(msg)
+        self._set_state("failed")
+
+    def _on_done(self, generation: int, cancelled: bool) -> None:
+        if generation != self.generation or cancelled:
+            return
+        self._set_state("finished")
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.state_changed.emit(state)
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.state in ("playing", "paused") \
+            and not self.thread.isFinished()
+
+    # -- playback ----------------------------------------------------------------------
+    def play(self) -> None:
+        self.playing = True
+        if self.view < len(self.timeline) - 1:
+            self.view = len(self.timeline) - 1  # resume from the newest frame
+            self.view_changed.emit()
+        if self.running:
+            self.thread.set_paused(False)
+            self._set_state("playing")
+        elif self.state in ("finished", "failed"):
+            self._set_state(self.state)
+
+    def pause(self) -> None:
+        self.playing = False
+        if self.running:
+            self.thread.set_paused(True)
+            self._set_state("paused")
+
+    def toggle(self) -> None:
+        if self.playing:
+            self.pause()
+        elif self.state == "finished" and self.view >= len(self.timeline) - 1:
+            self.playing = True
+            self.restart()  # replay a finished run from the start
+        else:
+            self.play()
+
+    def step(self) -> None:
+        """One frame forward: through the recorded frames, then a new one from the run."""
+        self.pause()
+        if self.view < len(self.timeline) - 1:
+            self.view += 1
+            self.view_changed.emit()
+        elif self.running:
+            self.thread.request_step()
+
+    def step_back(self) -> None:
+        self.pause()
+        self.seek(self.view - 1)
+
+    def seek(self, index: int) -> None:
+        if len(self.timeline) == 0:
+            return
+        self.view = int(np.clip(index, 0, len(self.timeline) - 1))
+        self.view_changed.emit()
+
+    def set_fps(self, fps: float) -> None:
+        self.fps = fps
+        if self.thread is not None:
+            self.thread.set_fps(fps)
+
+    def current_frame(self):
+        if 0 <= self.view < len(self.timeline):
+            return self.timeline[self.view]
+        return None
+
+    def shutdown(self, timeout_ms: int = 3000) -> None:
+        """Stop every worker and wait for them (window closing)."""
+        self._restart_timer.stop()
+        self._stop_thread()
+        for t in list(self._retired):
+            t.wait(timeout_ms)
+        self._reap()

@@ -1,0 +1,135 @@
+"""Drawing your own data on the canvas: paint, erase, place points, undo, save and load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore
+
+from genlab.engine.datasets import load_points, save_points
+from genlab.ui.canvas import FrameCanvas
+
+MODES = ("view", "paint", "erase", "place")
+MAX_UNDO = 50
+
+
+class DrawTool(QtCore.QObject):
+    """Edits a drawn point set (and a list of placed points) from canvas mouse events.
+
+    Paint: a press, click or drag drops ``density`` points uniformly in a disc of ``radius``
+    (data units) per radius of brush travel.  Erase removes the points inside the disc.
+    Place: a click adds one placed point (e.g. an initial EM mean).  ``drawn_changed`` and
+    ``picks_changed`` fire when a stroke ends, so a run restarts once per stroke.
+    """
+
+    drawn_changed = QtCore.Signal(object)
+    picks_changed = QtCore.Signal(object)
+    mode_changed = QtCore.Signal(str)
+
+    def __init__(self, canvas: FrameCanvas, seed: int = 0) -> None:
+        super().__init__(canvas)
+        self.canvas = canvas
+        self.mode = "view"
+        self.radius = 0.3
+        self.density = 8
+        self.points = np.zeros((0, 2))
+        self.picks = np.zeros((0, 2))
+        self._undo: list[tuple[np.ndarray, np.ndarray]] = []
+        self._rng = np.random.default_rng(seed)
+        self._last: tuple[float, float] | None = None
+        self._travel = 0.0
+        self.scatter = pg.ScatterPlotItem(pxMode=True, size=7, pen=pg.mkPen("#222", width=0.8),
+                                          brush=pg.mkBrush(230, 80, 40, 200))
+        self.pick_marks = pg.ScatterPlotItem(pxMode=True, size=16, symbol="+",
+                                             pen=pg.mkPen("#D00", width=3))
+        for item in (self.scatter, self.pick_marks):
+            item.setZValue(5000)
+        canvas.overlay.extend([self.scatter, self.pick_marks])
+        if canvas.plots:
+            for item in (self.scatter, self.pick_marks):
+                canvas.plots[0].addItem(item)
+        self._refresh()
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown tool '{mode}': one of {', '.join(MODES)}")
+        self.mode = mode
+        self.canvas.set_tool(None if mode == "view" else self.handle)
+        self._refresh()
+        self.mode_changed.emit(mode)
+
+    # -- mouse -----------------------------------------------------------------------
+    def handle(self, kind: str, x: float, y: float, _ev: object = None) -> None:
+        if self.mode == "place":
+            if kind == "click":
+                self._snapshot()
+                self.picks = np.vstack([self.picks, [[x, y]]])
+                self._refresh()
+                self.picks_changed.emit(self.picks.copy())
+            return
+        if kind in ("press", "click"):
+            self._snapshot()
+            self._last, self._travel = (x, y), self.radius
+        elif self._last is not None:
+            self._travel += float(np.hypot(x - self._last[0], y - self._last[1]))
+            self._last = (x, y)
+        if self.mode == "paint":
+            while self._travel >= self.radius:
+                self._travel -= self.radius
+                self._paint(x, y)
+        elif self.mode == "erase":
+            keep = np.hypot(*(self.points - [x, y]).T) > self.radius
+            self.points = self.points[keep]
+        self._refresh()
+        if kind in ("release", "click"):
+            self._last = None
+            self.drawn_changed.emit(self.points.copy())
+
+    def _paint(self, x: float, y: float) -> None:
+        r = self.radius * np.sqrt(self._rng.uniform(size=self.density))
+        a = self._rng.uniform(0, 2 * np.pi, size=self.density)
+        new = np.column_stack([x + r * np.cos(a), y + r * np.sin(a)])
+        self.points = np.vstack([self.points, new])
+
+    # -- edits -----------------------------------------------------------------------
+    def _snapshot(self) -> None:
+        self._undo.append((self.points.copy(), self.picks.copy()))
+        del self._undo[:-MAX_UNDO]
+
+    def undo(self) -> None:
+        if not self._undo:
+            return
+        points, picks = self._undo.pop()
+        picks_changed = len(picks) != len(self.picks)
+        self.points, self.picks = points, picks
+        self._refresh()
+        self.drawn_changed.emit(self.points.copy())
+        if picks_changed:
+            self.picks_changed.emit(self.picks.copy())
+
+    def clear(self) -> None:
+        self._snapshot()
+        self.points = np.zeros((0, 2))
+        self.picks = np.zeros((0, 2))
+        self._refresh()
+        self.drawn_changed.emit(self.points.copy())
+        self.picks_changed.emit(self.picks.copy())
+
+    def set_points(self, points: np.ndarray) -> None:
+        self._snapshot()
+        self.points = np.asarray(points, float).reshape(-1, 2)
+        self._refresh()
+        self.drawn_changed.emit(self.points.copy())
+
+    def save(self, path: str | Path) -> None:
+        save_points(path, self.points)
+
+    def load(self, path: str | Path) -> None:
+        self.set_points(load_points(path))  # ValueError with a message on a bad file
+
+    def _refresh(self) -> None:
+        show = self.mode in ("paint", "erase")
+        self.scatter.setData(pos=self.points if show else np.zeros((0, 2)))
+        self.pick_marks.setData(pos=self.picks)

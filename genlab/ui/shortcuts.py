@@ -1,0 +1,32 @@
+"""The keyboard shortcuts, listed once for the key bindings, the help dialog and the README."""
+
+from __future__ import annotations
+
+from PySide6 import QtWidgets
+
+SHORTCUTS: tuple[tuple[str, str], ...] = (
+    ("Space", "play / pause"),
+    ("Right", "step one frame forward"),
+    ("Left", "step one frame back"),
+    ("R", "restart the run"),
+    ("Ctrl+S", "screenshot of the canvas (PNG or SVG)"),
+    ("Ctrl+E", "export an animation (GIF or MP4)"),
+    ("F11", "full screen"),
+    ("Ctrl+1 … Ctrl+9", "switch to lab 1 … 9"),
+    ("Ctrl+= / Ctrl+-", "larger / smaller fonts and markers (projectors)"),
+    ("Ctrl+T", "switch light / dark theme"),
+    ("V / P / E / M", "tools: view (pan, zoom), paint, erase, place points"),
+    ("Ctrl+Z", "undo the last drawing edit"),
+    ("F1", "this help"),
+)
+
+
+def show_help(parent: QtWidgets.QWidget) -> QtWidgets.QMessageBox:
+    rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in SHORTCUTS)
+    box = QtWidgets.QMessageBox(parent)
+    box.setWindowTitle("genlab: keyboard shortcuts")
+    box.setText(f"<table>{rows}</table>")
+    box.setStandardButtons(QtWidgets.QMessageBox.StandardButton.Close)
+    box.setModal(False)
+    box.show()
+    return box

@@ -1,0 +1,122 @@
+"""One contract over every registered lab and every preset."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+
+import numpy as np
+import pytest
+
+from genlab.labs import LABS, RunContext
+from genlab.labs.frame import Frame, Layer
+from genlab.labs.params import param_fields, validate
+from genlab.labs.presets import presets_for
+
+N_FRAMES = 6
+DRAWN = np.random.default_rng(1).normal(size=(150, 2)) * [1.5, 0.6] + [0.5, -0.5]
+PICKS = np.array([[-1.0, 0.0], [1.0, 0.5], [0.0, -1.0]])
+CTX = RunContext(drawn=DRAWN, picks=PICKS)
+
+LAB_NAMES = list(LABS)
+PRESETS = [(lab, p.name) for lab in LAB_NAMES for p in presets_for(lab)]
+
+
+def _frames(lab, params, n=N_FRAMES, ctx=CTX) -> list[Frame]:
+    gen = lab.run(params, ctx)
+    try:
+        return list(itertools.islice(gen, n))
+    finally:
+        gen.close()
+
+
+def _check_numpy_only(frame: Frame) -> None:
+    assert isinstance(frame, Frame)
+    assert isinstance(frame.step, int) and isinstance(frame.title, str)
+    assert isinstance(frame.caption, str) and frame.caption, "every frame says what it shows"
+    for v in frame.metrics.values():
+        assert isinstance(v, float)
+    for panel in frame.panels:
+        for layer in panel.layers.values():
+            assert isinstance(layer, Layer)
+            for f in dataclasses.fields(layer):
+                v = getattr(layer, f.name)
+                assert v is None or isinstance(v, np.ndarray | int | float | bool | str | tuple), \
+                    f"{type(layer).__name__}.{f.name} is {type(v).__name__}"
+                if isinstance(v, tuple):
+                    assert all(isinstance(x, int | float | str | np.ndarray) for x in v)
+    assert frame.first_nonfinite() is None
+
+
+def _same(a: Frame, b: Frame) -> bool:
+    if (a.step, a.title, a.caption, dict(a.metrics)) != (b.step, b.title, b.caption,
+                                                         dict(b.metrics)):
+        return False
+    arrays_a, arrays_b = list(a.arrays()), list(b.arrays())
+    return len(arrays_a) == len(arrays_b) and all(
+        na == nb and np.array_equal(xa, xb) for (na, xa), (nb, xb) in zip(arrays_a, arrays_b))
+
+
+def test_registry_has_the_labs():
+    assert {"sampling", "em"} <= set(LABS)
+    for name, lab in LABS.items():
+        assert lab.name == name and lab.title and lab.description
+        assert presets_for(name), f"lab {name} ships no preset"
+
+
+@pytest.mark.parametrize("name", LAB_NAMES)
+def test_defaults_valid_with_seed_and_help(name):
+    lab = LABS[name]
+    params = lab.params()
+    validate(params)
+    fields = param_fields(lab.params)
+    assert any(f.name == "seed" for f in fields)
+    for f in fields:
+        assert f.spec.help, f"{name}.{f.name} has no help text"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        params.seed = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("name", LAB_NAMES)
+def test_frames_numpy_only_and_deterministic(name):
+    lab = LABS[name]
+    a = _frames(lab, lab.params())
+    b = _frames(lab, lab.params())
+    assert a, "no first frame"
+    for f in a:
+        _check_numpy_only(f)
+    assert all(_same(x, y) for x, y in zip(a, b, strict=True)), "same seed, different frames"
+
+
+@pytest.mark.parametrize("lab_name,preset", PRESETS)
+def test_every_preset_runs(lab_name, preset):
+    lab = LABS[lab_name]
+    p = next(p for p in presets_for(lab_name) if p.name == preset)
+    params = p.params(lab.params)
+    validate(params)
+    frames = _frames(lab, params)
+    assert frames
+    for f in frames:
+        _check_numpy_only(f)
+
+
+@pytest.mark.parametrize("name", LAB_NAMES)
+def test_cancel_honoured_within_half_a_second(name, qapp):
+    from genlab.ui.worker import RunThread
+
+    lab = LABS[name]
+    params = presets_for(name)[0].params(lab.params)
+    thread = RunThread(1, lambda: lab.run(params, CTX), fps=0)
+    got = []
+    thread.frame_ready.connect(lambda g, f: (got.append(f), thread.ack()))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not got and time.monotonic() < deadline:
+        qapp.processEvents()
+        thread.wait(10)
+    assert got, "no frame within 30 s"
+    t0 = time.monotonic()
+    thread.cancel()
+    assert thread.wait(500) or thread.isFinished(), "cancel not honoured within 0.5 s"
+    assert time.monotonic() - t0 < 0.5 + 0.05
