@@ -35,7 +35,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import make_circles, make_moons, make_swiss_roll
 
 DATASETS: tuple[str, ...] = ("gaussian", "8gaussians", "moons", "circles", "checkerboard",
                              "swissroll", "pinwheel", "2spirals", "line")
@@ -62,6 +61,8 @@ def _8gaussians(n: int, s: float, rng: np.random.Generator) -> tuple[np.ndarray,
 
 
 def _moons(n: int, s: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import make_moons  # lazily: sklearn costs ~0.8 s at start-up
+
     x, y = make_moons(n_samples=n, noise=0.5 * s, random_state=_sk_seed(rng))
     # sklearn's moons span x in [-1, 2], y in [-0.5, 1]: centre on (0.5, 0.25) and double.
     x = 2.0 * (x - np.array([0.5, 0.25]))
@@ -69,6 +70,8 @@ def _moons(n: int, s: float, rng: np.random.Generator) -> tuple[np.ndarray, np.n
 
 
 def _circles(n: int, s: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import make_circles
+
     x, y = make_circles(n_samples=n, noise=0.5 * s, factor=0.5, random_state=_sk_seed(rng))
     return 3.0 * x, y.astype(np.int64)
 
@@ -86,6 +89,8 @@ def _checkerboard(n: int, s: float,
 
 
 def _swissroll(n: int, s: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import make_swiss_roll
+
     x3, t = make_swiss_roll(n_samples=n, noise=5.0 * s, random_state=_sk_seed(rng))
     # t is uniform in [1.5 pi, 4.5 pi]; x = t cos t in ~[-9.5, 12.6], z = t sin t in ~[-11, 14.1].
     x = (x3[:, [0, 2]] - np.array([1.5, 1.5])) / 3.5

@@ -26,7 +26,6 @@ from fractions import Fraction
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 # ---------------------------------------------------------------------------- LCG
 
@@ -49,6 +48,20 @@ GENERATORS: dict[str, LCGSpec] = {
     # A toy with a full period of 256: its pairs lie on 22 lines, its triples on 8 planes.
     "tiny lattice": LCGSpec(256, 137, 187),
 }
+
+
+def ndtr(x: Any) -> Any:
+    """Standard normal CDF (scipy.special.ndtr, imported on first use to keep start-up fast)."""
+    from scipy.special import ndtr as f
+
+    return f(x)
+
+
+def ndtri(u: Any) -> Any:
+    """Standard normal quantile (scipy.special.ndtri, imported on first use)."""
+    from scipy.special import ndtri as f
+
+    return f(u)
 
 
 def _check_lcg(m: int, a: int, c: int, x0: int, n: int) -> tuple[int, int, int, int, int]:

@@ -77,6 +77,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._display.timeout.connect(self._refresh)
         self._display.start()
         self.switch_lab(lab)
+        # Keys go to the canvas from the start, so Space/arrows work before any click.
+        self.canvas.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self.canvas.setFocus()
 
     # -- construction -----------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -221,6 +224,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.lab_list.currentItemChanged.connect(self._lab_clicked)
         self.panel.edited.connect(self._param_edited)
         self.panel.refused.connect(self.show_message)
+        c.lab_changed.connect(self._lab_changed)
         c.params_changed.connect(self.panel.set_params)
         c.message.connect(self.show_message)
         c.frame_added.connect(self.metrics.add_frame)
@@ -233,17 +237,20 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- labs, presets, parameters ------------------------------------------------------
     def switch_lab(self, name: str, preset: str | None = None) -> None:
         lab = LABS[name]
-        self.canvas.clear_frame()
-        self.panel.build(lab.params)
-        self._fill_presets(lab)
         params = None
         if preset is not None:
             params = next(p for p in presets_for(name) if p.name == preset).params(lab.params)
-        row = list(LABS).index(name)
-        self.lab_list.blockSignals(True)
-        self.lab_list.setCurrentRow(row)
-        self.lab_list.blockSignals(False)
         self.controller.set_lab(lab, params)
+
+    def _lab_changed(self, lab: LabInfo) -> None:
+        """The controller has a new lab: rebuild what depends on it."""
+        self.canvas.clear_frame()
+        self.panel.build(lab.params)
+        self._fill_presets(lab)
+        self.lab_list.blockSignals(True)
+        names = list(LABS)
+        self.lab_list.setCurrentRow(names.index(lab.name) if lab.name in names else -1)
+        self.lab_list.blockSignals(False)
         self.setWindowTitle(f"genlab — {lab.title}")
 
     def _lab_clicked(self, item, _prev=None) -> None:

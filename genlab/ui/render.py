@@ -50,10 +50,34 @@ class Renderer:
         return img.convertToFormat(QtGui.QImage.Format.Format_RGB888)
 
     def render_svg(self, frame: Frame, path: str | Path) -> None:
-        import pyqtgraph.exporters as exporters
+        """Vector SVG of the canvas, painted by Qt's SVG generator.
+
+        (pyqtgraph's SVGExporter cannot parse the path data Qt 6.11 writes.)  Scatter items
+        draw their symbols as vector paths here, not from their pixmap cache.
+        """
+        import pyqtgraph as pg
+        from PySide6 import QtSvg
 
         self._draw(frame)
-        exporters.SVGExporter(self.canvas.scene()).export(str(path))
+        w, h = self.size
+        gen = QtSvg.QSvgGenerator()
+        gen.setFileName(str(path))
+        gen.setSize(QtCore.QSize(w, h))
+        gen.setViewBox(QtCore.QRect(0, 0, w, h))
+        gen.setTitle(frame.title)
+        gen.setDescription(frame.caption)
+        scatters = [it for it in self.canvas.scene().items()
+                    if isinstance(it, pg.ScatterPlotItem)]
+        cached = [it.opts["useCache"] for it in scatters]
+        for it in scatters:
+            it.opts["useCache"] = False
+        painter = QtGui.QPainter(gen)
+        try:
+            self.canvas.render(painter)
+        finally:
+            painter.end()
+            for it, c in zip(scatters, cached, strict=True):
+                it.opts["useCache"] = c
 
     def close(self) -> None:
         # Not GraphicsView.close(): it drops the viewport under live items and can crash.

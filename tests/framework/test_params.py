@@ -6,8 +6,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from genlab.labs.params import (
-    Choice, Flag, ParamError, Range, field_named, from_dict, is_visible, live_fields,
-    param_fields, parse_assignment, replace,
+    Choice,
+    Flag,
+    ParamError,
+    Range,
+    field_named,
+    from_dict,
+    is_visible,
+    live_fields,
+    param_fields,
+    parse_assignment,
+    replace,
 )
 
 

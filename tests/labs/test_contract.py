@@ -54,8 +54,10 @@ def _same(a: Frame, b: Frame) -> bool:
                                                          dict(b.metrics)):
         return False
     arrays_a, arrays_b = list(a.arrays()), list(b.arrays())
-    return len(arrays_a) == len(arrays_b) and all(
-        na == nb and np.array_equal(xa, xb) for (na, xa), (nb, xb) in zip(arrays_a, arrays_b))
+    if len(arrays_a) != len(arrays_b):
+        return False
+    pairs = zip(arrays_a, arrays_b, strict=True)
+    return all(na == nb and np.array_equal(xa, xb) for (na, xa), (nb, xb) in pairs)
 
 
 def test_registry_has_the_labs():

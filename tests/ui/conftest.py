@@ -29,8 +29,10 @@ def make_window(qtbot):
         w = MainWindow(lab, autoplay=autoplay)
         qtbot.addWidget(w)
         w.resize(1280, 800)
-        w.show()
-        qtbot.waitExposed(w)
+        with qtbot.waitExposed(w):
+            w.show()
+        with qtbot.waitActive(w):
+            w.activateWindow()
         made.append(w)
         return w
 

@@ -169,9 +169,12 @@ def test_place_initial_means_by_clicking(make_window, qtbot):
     wait_frames(qtbot, win, 1)
     win.set_tool("place")
     assert c.params.init == "clicked"
+    qtbot.waitUntil(lambda: "Place" in c.timeline[-1].caption if len(c.timeline) else False,
+                    timeout=10000)
+    gen = c.generation
     for x, y in [(-2, 0), (2, 0), (0, 2)]:
         win.draw.handle("click", x, y)
-    qtbot.waitUntil(lambda: len(c.timeline) >= 1 and "ellipses" in
+    qtbot.waitUntil(lambda: c.generation > gen and len(c.timeline) >= 1 and "ellipses" in
                     c.timeline[0].panels[0].layers, timeout=10000)
     means = c.timeline[0].panels[0].layers["ellipses"].means
     assert means.shape == (3, 2)
@@ -279,11 +282,35 @@ def test_close_while_running_leaves_no_thread(make_window, qtbot):
 
 def test_hundreds_of_animated_frames(make_window, qtbot):
     """A bad Qt binding aborts a pyqtgraph animation within a second; this catches it."""
+    from dataclasses import dataclass
+
+    from genlab.labs.frame import Ellipses, Heatmap
+
+    @dataclass(frozen=True)
+    class P:
+        pass
+
+    def spin(params, ctx):
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(2000, 2))
+        g = np.linspace(-3, 3, 60)
+        for i in range(400):
+            a = 0.02 * i
+            rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+            yield Frame(i, f"frame {i}", (Panel({
+                "density": Heatmap(np.exp(-(g[None] - np.sin(a)) ** 2 - g[:, None] ** 2),
+                                   (-3, 3, -3, 3), contours=4),
+                "data": Points(x @ rot.T, labels=np.arange(2000) % 3),
+                "ell": Ellipses(np.zeros((1, 2)), (rot @ np.diag([2.0, 0.5]) @ rot.T)[None]),
+            }, xlim=(-4, 4), ylim=(-4, 4)),), metrics={"angle": a}, caption="spinning")
+
     win = make_window()
     c = win.controller
     c.set_fps(0)
-    c.set_params(c.params.__class__(**{**c.params.__dict__, "n_iter": 200}))
-    c.restart()
-    qtbot.waitUntil(lambda: len(c.timeline) >= 300, timeout=60000)
-    qtbot.wait(200)
-    assert win.canvas.frame is not None
+    c.set_lab(LabInfo("spin", "Spin", "400 frames", P, spin))
+    shown = set()
+    qtbot.waitUntil(lambda: shown.add(id(win.canvas.frame)) or c.state == "finished",
+                    timeout=60000)
+    qtbot.waitUntil(lambda: win.canvas.frame is c.timeline[-1])
+    assert len(c.timeline) == 400
+    assert len(shown) > 10, "the canvas redrew as frames arrived"

