@@ -64,3 +64,19 @@ def test_render_drawn_data_from_file(tmp_path):
                str(tmp_path / "pts.npy"), "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert "<svg" in out.read_text()
+
+
+def test_render_the_shipped_heart(tmp_path):
+    """The example data in assets/ loads through the real loader and EM fits it."""
+    from pathlib import Path
+
+    from genlab.engine.datasets import load_points
+
+    heart = Path(__file__).resolve().parents[1] / "assets" / "data" / "heart.csv"
+    pts = load_points(heart)
+    assert pts.shape == (400, 2) and np.isfinite(pts).all()
+    out = tmp_path / "heart.png"
+    r = genlab("render", "em", "--set", "dataset=drawn", "--set", "k=6", "--set", "n_iter=5",
+               "--data", str(heart), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert out.stat().st_size > 1000

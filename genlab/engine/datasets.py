@@ -187,7 +187,10 @@ def save_points(path: str | Path, x: np.ndarray) -> None:
         with open(path, "wb") as f:
             np.save(f, arr, allow_pickle=False)
     else:
-        np.savetxt(path, arr, fmt="%.17g", delimiter=",", header="x,y", comments="")
+        # repr() is the shortest text that reads back to the same float: exact and legible.
+        lines = [f"{a!r},{b!r}" for a, b in arr.tolist()]
+        Path(path).write_text("x,y\n" + "".join(line + "\n" for line in lines),
+                              encoding="utf-8")
 
 
 def _load_csv(path: Path) -> np.ndarray:

@@ -51,7 +51,9 @@ class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, lab: str = DEFAULT_LAB, autoplay: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("genlab")
-        self.resize(1400, 880)
+        screen = QtGui.QGuiApplication.primaryScreen()
+        avail = screen.availableGeometry() if screen else QtCore.QRect(0, 0, 1400, 900)
+        self.resize(max(1000, int(avail.width() * 0.92)), max(700, int(avail.height() * 0.92)))
         theme_name, scale = load_prefs()
         self.theme = get_theme(theme_name, scale)
         apply_qt_palette(self.theme)
@@ -93,12 +95,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.lab_list = QtWidgets.QListWidget()
         self.lab_list.setWordWrap(True)
         self.lab_list.setSpacing(2)
+        self.lab_list.setMaximumWidth(300)
         for i, lab in enumerate(LABS.values()):
             item = QtWidgets.QListWidgetItem(f"{i + 1}. {lab.title}\n{lab.description}")
             item.setData(QtCore.Qt.ItemDataRole.UserRole, lab.name)
             item.setToolTip(f"{lab.description} (Ctrl+{i + 1})")
             self.lab_list.addItem(item)
-        self._dock("Labs", self.lab_list, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, 260)
+        self._dock("Labs", self.lab_list, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, 230)
 
         side = QtWidgets.QWidget()
         sv = QtWidgets.QVBoxLayout(side)
@@ -112,7 +115,15 @@ class MainWindow(QtWidgets.QMainWindow):
         sv.addWidget(scroll, 1)
         sv.addWidget(self._build_draw_box())
         self._dock("Parameters", side, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, 330)
-        self._dock("Metrics", self.metrics, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, 260)
+        # Metrics under the canvas only: the side docks keep the bottom corners.
+        area = QtCore.Qt.DockWidgetArea
+        self.setCorner(QtCore.Qt.Corner.BottomLeftCorner, area.LeftDockWidgetArea)
+        self.setCorner(QtCore.Qt.Corner.BottomRightCorner,
+                       QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        metrics = self._dock("Metrics", self.metrics,
+                             QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, 200)
+        self.metrics.setMinimumHeight(150)
+        self.resizeDocks([metrics], [190], QtCore.Qt.Orientation.Vertical)
         self.status = self.statusBar()
 
     def _dock(self, title: str, widget, area, width: int) -> QtWidgets.QDockWidget:

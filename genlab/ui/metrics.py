@@ -44,7 +44,7 @@ class MetricsView(pg.GraphicsLayoutWidget):
         if name not in self.curves:
             plot = self.plots.get(group)
             if plot is None:
-                plot = self.addPlot(row=len(self.plots), col=0)
+                plot = self.addPlot(row=0, col=len(self.plots))  # groups side by side
                 plot.setTitle(group, color=self.theme.foreground,
                               size=f"{self.theme.font_pt * 0.9:.0f}pt")
                 plot.addLegend(offset=(-5, 5), labelTextColor=self.theme.foreground)
