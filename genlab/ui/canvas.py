@@ -52,6 +52,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         self.plots: list[pg.PlotItem] = []
         self._items: dict[tuple[int, str], LayerItem] = {}
         self._limits: list[tuple] = []
+        self._titles: list[tuple | None] = []
         self._frame: Frame | None = None
         self.overlay: list[pg.GraphicsObject] = []  # tool items kept on panel 0
         self.tool: ToolHandler | None = None
@@ -70,6 +71,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             item.theme = theme
         for plot in self.plots:
             self._style_plot(plot)
+        self._titles = [None] * len(self.plots)
         if self._frame is not None:
             frame, self._frame = self._frame, None
             self.show_frame(frame, force=True)
@@ -96,6 +98,12 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         self._frame = None
         self._limits = [None] * len(self.plots)
         self.set_text("", "")
+
+    def reset_view(self) -> None:
+        """Back to the frame's own axes after the user panned or zoomed."""
+        self._limits = [None] * len(self.plots)
+        if self._frame is not None:
+            self.show_frame(self._frame, force=True)
 
     def set_tool(self, tool: ToolHandler | None) -> None:
         self.tool = tool
@@ -148,6 +156,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             self._style_plot(plot)
             self.plots.append(plot)
         self._limits = [None] * n
+        self._titles: list[tuple | None] = [None] * n
         if self.plots:
             self.plots[0].getViewBox().tool = self.tool
             for obj in self.overlay:
@@ -155,8 +164,10 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
 
     def _show_panel(self, p: int, plot: pg.PlotItem, panel: Panel) -> None:
         th = self.theme
-        if panel.title != plot.titleLabel.text:
+        title = (panel.title, th)
+        if self._titles[p] != title:
             plot.setTitle(panel.title, color=th.foreground, size=f"{th.font_pt:.1f}pt")
+            self._titles[p] = title
         for side, text in (("bottom", panel.xlabel), ("left", panel.ylabel)):
             axis = plot.getAxis(side)
             if (axis.labelText or "") != text:

@@ -40,8 +40,9 @@ class DrawTool(QtCore.QObject):
         self._rng = np.random.default_rng(seed)
         self._last: tuple[float, float] | None = None
         self._travel = 0.0
-        self.scatter = pg.ScatterPlotItem(pxMode=True, size=7, pen=pg.mkPen("#222", width=0.8),
-                                          brush=pg.mkBrush(230, 80, 40, 200))
+        # Hollow rings: the lab's own colouring of the same points shows through them.
+        self.scatter = pg.ScatterPlotItem(pxMode=True, size=9, pen=pg.mkPen("#E4572E", width=1.2),
+                                          brush=pg.mkBrush(0, 0, 0, 0))
         self.pick_marks = pg.ScatterPlotItem(pxMode=True, size=16, symbol="+",
                                              pen=pg.mkPen("#D00", width=3))
         for item in (self.scatter, self.pick_marks):
@@ -69,16 +70,19 @@ class DrawTool(QtCore.QObject):
                 self._refresh()
                 self.picks_changed.emit(self.picks.copy())
             return
+        start = self._last
         if kind in ("press", "click"):
             self._snapshot()
-            self._last, self._travel = (x, y), self.radius
-        elif self._last is not None:
-            self._travel += float(np.hypot(x - self._last[0], y - self._last[1]))
-            self._last = (x, y)
-        if self.mode == "paint":
+            start, self._travel = (x, y), self.radius
+        step = float(np.hypot(x - start[0], y - start[1])) if start is not None else 0.0
+        self._travel += step
+        self._last = (x, y)
+        if self.mode == "paint" and start is not None:
+            # One dab per radius of travel, spread along the segment a fast drag jumped over.
             while self._travel >= self.radius:
                 self._travel -= self.radius
-                self._paint(x, y)
+                t = 1.0 - self._travel / step if step > 0 else 1.0
+                self._paint(start[0] + t * (x - start[0]), start[1] + t * (y - start[1]))
         elif self.mode == "erase":
             keep = np.hypot(*(self.points - [x, y]).T) > self.radius
             self.points = self.points[keep]

@@ -207,6 +207,7 @@ class MainWindow(QtWidgets.QMainWindow):
         view.addAction("Larger (Ctrl+=)", lambda: self.zoom(1.15))
         view.addAction("Smaller (Ctrl+-)", lambda: self.zoom(1 / 1.15))
         view.addAction("Full screen (F11)", self.toggle_fullscreen)
+        view.addAction("Reset the view (Home)", self.canvas.reset_view)
         help_menu = mb.addMenu("&Help")
         help_menu.addAction("Keyboard shortcuts (F1)", self.show_help)
 
@@ -218,7 +219,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 ("Ctrl+=", lambda: self.zoom(1.15)), ("Ctrl++", lambda: self.zoom(1.15)),
                 ("Ctrl+-", lambda: self.zoom(1 / 1.15)), ("F1", self.show_help),
                 ("Ctrl+T", lambda: self.theme_action.toggle()),
-                ("Ctrl+Z", self.draw.undo),
+                ("Ctrl+Z", self.draw.undo), ("Home", self.canvas.reset_view),
                 ("V", lambda: self.set_tool("view")), ("P", lambda: self.set_tool("paint")),
                 ("E", lambda: self.set_tool("erase")), ("M", lambda: self.set_tool("place"))]
         for i, name in enumerate(list(LABS)[:9]):

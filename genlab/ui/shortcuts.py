@@ -12,6 +12,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+S", "screenshot of the canvas (PNG or SVG)"),
     ("Ctrl+E", "export an animation (GIF or MP4)"),
     ("F11", "full screen"),
+    ("Home", "reset the view after panning or zooming (mouse wheel, drag in View mode)"),
     ("Ctrl+1 … Ctrl+9", "switch to lab 1 … 9"),
     ("Ctrl+= / Ctrl+-", "larger / smaller fonts and markers (projectors)"),
     ("Ctrl+T", "switch light / dark theme"),
