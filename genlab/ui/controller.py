@@ -31,7 +31,7 @@ class RunController(QtCore.QObject):
     frame_added = QtCore.Signal(object)  # a new Frame recorded from the current run
     view_changed = QtCore.Signal()  # the frame to show (``current_frame``) changed
     run_started = QtCore.Signal()  # a new run: clear metrics and the timeline view
-    state_changed = QtCore.Signal(str)  # "playing", "paused", "finished", "failed"
+    state_changed = QtCore.Signal(str)  # "playing", "paused", "finished", "failed", "stopped"
     params_changed = QtCore.Signal(object)
     message = QtCore.Signal(str)
     lab_changed = QtCore.Signal(object)
@@ -55,10 +55,14 @@ class RunController(QtCore.QObject):
         self._restart_timer.setSingleShot(True)
         self._restart_timer.setInterval(RESTART_DELAY_MS)
         self._restart_timer.timeout.connect(self.restart)
+        self._replay = QtCore.QTimer(self)  # plays recorded frames back
+        self._replay.timeout.connect(self._replay_tick)
+        self._run_over: str | None = None  # "finished", "failed" or "stopped" once it ended
 
     # -- lab and parameters ----------------------------------------------------------
     def set_lab(self, lab: LabInfo, params: Any = None) -> None:
         self.lab = lab
+        self.playing = True
         self.params = params if params is not None else default_params(lab)
         self.lab_changed.emit(lab)
         self.params_changed.emit(self.params)
@@ -114,6 +118,10 @@ class RunController(QtCore.QObject):
         if self.lab is None:
             return
         self._stop_thread()
+        self._replay.stop()
+        if self._run_over is not None:
+            self.playing = True  # the last run had ended: a new one plays (a paused one waits)
+        self._run_over = None
         self.generation += 1
         self.timeline.clear()
         self.view = -1
@@ -159,12 +167,18 @@ class RunController(QtCore.QObject):
         if generation != self.generation:
             return
         self.message.emit(msg)
-        self._set_state("failed")
+        self._end_run("failed")
 
     def _on_done(self, generation: int, cancelled: bool) -> None:
         if generation != self.generation or cancelled:
             return
-        self._set_state("finished")
+        self._end_run("finished")
+
+    def _end_run(self, how: str) -> None:
+        self._run_over = how
+        if not self._replay.isActive():
+            self.playing = False
+        self._set_state(how)
 
     def _set_state(self, state: str) -> None:
         self.state = state
@@ -172,35 +186,62 @@ class RunController(QtCore.QObject):
 
     @property
     def running(self) -> bool:
-        return self.thread is not None and self.state in ("playing", "paused") \
+        """A run is going on (possibly paused) and can produce more frames."""
+        return self.thread is not None and self._run_over is None \
             and not self.thread.isFinished()
 
     # -- playback ----------------------------------------------------------------------
     def play(self) -> None:
+        """Play: first through the recorded frames after the one in view, then the run."""
         self.playing = True
         if self.view < len(self.timeline) - 1:
-            self.view = len(self.timeline) - 1  # resume from the newest frame
-            self.view_changed.emit()
+            self._replay.start(self._replay_interval())
+            self._set_state("playing")
+        else:
+            self._resume_run()
+
+    def _resume_run(self) -> None:
         if self.running:
             self.thread.set_paused(False)
             self._set_state("playing")
-        elif self.state in ("finished", "failed"):
-            self._set_state(self.state)
+        else:
+            self.playing = False  # nothing left to play
+            self._set_state(self._run_over or "paused")
+
+    def _replay_interval(self) -> int:
+        return int(1000 / self.fps) if self.fps > 0 else 16
+
+    def _replay_tick(self) -> None:
+        if self.view < len(self.timeline) - 1:
+            self.view += 1
+            self.view_changed.emit()
+        if self.view >= len(self.timeline) - 1:
+            self._replay.stop()
+            self._resume_run()
 
     def pause(self) -> None:
         self.playing = False
+        self._replay.stop()
         if self.running:
             self.thread.set_paused(True)
+        if self._run_over is None:
             self._set_state("paused")
 
     def toggle(self) -> None:
         if self.playing:
             self.pause()
-        elif self.state == "finished" and self.view >= len(self.timeline) - 1:
-            self.playing = True
-            self.restart()  # replay a finished run from the start
-        else:
-            self.play()
+            return
+        if self._run_over is not None and self.view >= len(self.timeline) - 1:
+            self.seek(0)  # a finished run replays from its first recorded frame
+        self.play()
+
+    def stop(self) -> None:
+        """Cancel the run at its next yield; the recorded frames stay for scrubbing/export."""
+        if not self.running:
+            return
+        self._stop_thread()
+        self._end_run("stopped")
+        self.message.emit("Run stopped. Its frames stay: scrub, replay (Space) or export them.")
 
     def step(self) -> None:
         """One frame forward: through the recorded frames, then a new one from the run."""
@@ -225,6 +266,8 @@ class RunController(QtCore.QObject):
         self.fps = fps
         if self.thread is not None:
             self.thread.set_fps(fps)
+        if self._replay.isActive():
+            self._replay.setInterval(self._replay_interval())
 
     def current_frame(self):
         if 0 <= self.view < len(self.timeline):
@@ -234,6 +277,7 @@ class RunController(QtCore.QObject):
     def shutdown(self, timeout_ms: int = 3000) -> None:
         """Stop every worker and wait for them (window closing)."""
         self._restart_timer.stop()
+        self._replay.stop()
         self._stop_thread()
         for t in list(self._retired):
             t.wait(timeout_ms)

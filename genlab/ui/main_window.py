@@ -59,7 +59,6 @@ class MainWindow(QtWidgets.QMainWindow):
         apply_qt_palette(self.theme)
 
         self.controller = RunController(self)
-        self.controller.playing = autoplay
         self.canvas = FrameCanvas(self.theme)
         self.canvas.setMinimumSize(480, 360)
         self.metrics = MetricsView(self.theme)
@@ -79,6 +78,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._display.timeout.connect(self._refresh)
         self._display.start()
         self.switch_lab(lab)
+        if not autoplay:
+            self.controller.pause()
         # Keys go to the canvas from the start, so Space/arrows work before any click.
         self.canvas.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         self.canvas.setFocus()
@@ -214,7 +215,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_shortcuts(self) -> None:
         c = self.controller
         keys = [("Space", c.toggle), ("Right", c.step), ("Left", c.step_back),
-                ("R", c.restart), ("Ctrl+S", self.screenshot_dialog),
+                ("R", c.restart), ("Escape", c.stop), ("Ctrl+S", self.screenshot_dialog),
                 ("Ctrl+E", self.export_dialog), ("F11", self.toggle_fullscreen),
                 ("Ctrl+=", lambda: self.zoom(1.15)), ("Ctrl++", lambda: self.zoom(1.15)),
                 ("Ctrl+-", lambda: self.zoom(1 / 1.15)), ("F1", self.show_help),

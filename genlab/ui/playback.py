@@ -34,6 +34,8 @@ class PlaybackBar(QtWidgets.QWidget):
                                controller.step_back)
         self.play_btn = button(sp.SP_MediaPause, "Play / pause (Space)", controller.toggle)
         self.step_btn = button(sp.SP_MediaSeekForward, "Step one frame (Right)", controller.step)
+        self.stop_btn = button(sp.SP_MediaStop, "Stop the run, keeping its frames (Esc)",
+                               controller.stop)
         self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.slider.setToolTip("Scrub the recorded frames")
         self.slider.setRange(0, 0)

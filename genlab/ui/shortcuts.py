@@ -9,6 +9,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Right", "step one frame forward"),
     ("Left", "step one frame back"),
     ("R", "restart the run"),
+    ("Esc", "stop the run (its frames stay for scrubbing and export)"),
     ("Ctrl+S", "screenshot of the canvas (PNG or SVG)"),
     ("Ctrl+E", "export an animation (GIF or MP4)"),
     ("F11", "full screen"),

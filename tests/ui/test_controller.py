@@ -78,3 +78,43 @@ def test_pause_step_and_restart_debounced(qtbot):
     qtbot.waitUntil(lambda: len(c.timeline) >= 1)
     assert c.timeline[0].title == "seed 14"
     c.shutdown()
+
+
+def short(params, ctx):
+    for i in range(6):
+        yield Frame(i, f"frame {i}", (Panel({"p": Points(np.zeros((2, 2)) + i)}),), caption="c")
+
+
+def test_finished_run_replays_from_the_timeline(qtbot):
+    c = RunController()
+    c.fps = 60
+    c.set_lab(LabInfo("short", "Short", "six frames", P, short))
+    qtbot.waitUntil(lambda: c.state == "finished")
+    assert len(c.timeline) == 6 and not c.playing
+    gen = c.generation
+    seen = []
+    c.view_changed.connect(lambda: seen.append(c.view))
+    c.toggle()  # Space on a finished run: play it again from the start
+    assert c.playing
+    qtbot.waitUntil(lambda: c.state == "finished" and not c.playing, timeout=5000)
+    assert seen[0] == 0 and seen[-1] == 5 and sorted(set(seen)) == list(range(6))
+    assert c.generation == gen, "replayed from the timeline, not recomputed"
+    c.seek(2)
+    c.play()
+    qtbot.waitUntil(lambda: c.view == 5 and not c.playing)
+    c.shutdown()
+
+
+def test_stop_cancels_and_keeps_the_frames(qtbot):
+    c = RunController()
+    c.fps = 0
+    c.set_lab(LAB)
+    qtbot.waitUntil(lambda: len(c.timeline) > 5)
+    thread = c.thread
+    c.stop()
+    assert c.state == "stopped" and not c.running
+    assert thread.wait(500)
+    n = len(c.timeline)
+    qtbot.wait(100)
+    assert len(c.timeline) == n > 5
+    c.shutdown()

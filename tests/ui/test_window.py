@@ -314,3 +314,36 @@ def test_hundreds_of_animated_frames(make_window, qtbot):
     qtbot.waitUntil(lambda: win.canvas.frame is c.timeline[-1])
     assert len(c.timeline) == 400
     assert len(shown) > 10, "the canvas redrew as frames arrived"
+
+
+def test_ctrl_s_and_ctrl_e_through_their_dialogs(make_window, qtbot, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from genlab.ui import export_dialog
+
+    win = make_window()
+    c = win.controller
+    wait_frames(qtbot, win, 6)
+    c.pause()
+    shot = tmp_path / "key.png"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(shot), "")))
+    key(qtbot, win, Key.Key_S, Ctrl)
+    assert Image.open(shot).size == win.canvas_size()
+
+    def accept(self):
+        self.first.setValue(2)
+        self.last.setValue(5)
+        self.fps.setValue(8)
+        self.width_box.setValue(300)
+        self.height_box.setValue(200)
+        return QtWidgets.QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(export_dialog.ExportDialog, "exec", accept)
+    anim = tmp_path / "key"  # the dialog adds the format's suffix
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(anim), "")))
+    key(qtbot, win, Key.Key_E, Ctrl)
+    with Image.open(tmp_path / "key.gif") as im:
+        assert im.n_frames == 4 and im.size == (300, 200)
+        assert im.info["duration"] in (120, 130)  # GIF delays are in 1/100 s
