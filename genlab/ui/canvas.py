@@ -6,6 +6,7 @@ through this one class, so what is exported is what the lecturer saw.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 
 import pyqtgraph as pg
@@ -122,6 +123,8 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
 
     def set_text(self, title: str, caption: str) -> None:
         th = self.theme
+        # Labels are HTML: a caption such as "N_k < 1e-3" must not open a tag.
+        title, caption = html.escape(title), html.escape(caption)
         self.title_label.setText(title, size=f"{th.font_pt * 1.25:.1f}pt", color=th.foreground,
                                  bold=True)
         if self.show_caption:
@@ -166,12 +169,12 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         th = self.theme
         title = (panel.title, th)
         if self._titles[p] != title:
-            plot.setTitle(panel.title, color=th.foreground, size=f"{th.font_pt:.1f}pt")
+            plot.setTitle(html.escape(panel.title), color=th.foreground, size=f"{th.font_pt:.1f}pt")
             self._titles[p] = title
         for side, text in (("bottom", panel.xlabel), ("left", panel.ylabel)):
             axis = plot.getAxis(side)
-            if (axis.labelText or "") != text:
-                axis.setLabel(text or None, color=th.foreground)
+            if (axis.labelText or "") != html.escape(text):
+                axis.setLabel(html.escape(text) if text else None, color=th.foreground)
         vb = plot.getViewBox()
         limits = (panel.xlim, panel.ylim, panel.equal_aspect)
         if self._limits[p] != limits:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pyqtgraph as pg
 
 from genlab.labs.frame import Labels
@@ -25,6 +27,6 @@ class LabelsItem(LayerItem):
                 continue
             color = th.foreground if layer.series < 0 else th.color(layer.series)
             item.setHtml(f'<span style="color:{color}; font-size:{th.font_pt:.0f}pt">'
-                         f"{layer.texts[i]}</span>")
+                         f"{html.escape(layer.texts[i])}</span>")
             item.setPos(float(layer.xy[i, 0]), float(layer.xy[i, 1]))
             item.setVisible(True)

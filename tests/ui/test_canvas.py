@@ -1,0 +1,70 @@
+"""The one render path: what a frame draws, checked on the pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6 import QtCore
+
+from genlab.labs import frame as fr
+from genlab.ui.render import Renderer, render_frame, to_array
+from genlab.ui.theme import DARK, LIGHT
+
+
+def _frame(layers, caption="a caption", **panel):
+    panel = {"xlim": (-1, 1), "ylim": (-1, 1), **panel}
+    return fr.Frame(0, "title", (fr.Panel(layers, **panel),), caption=caption)
+
+
+def _pixel_of(r: Renderer, x: float, y: float) -> tuple[int, int]:
+    vb = r.canvas.plots[0].getViewBox()
+    p = r.canvas.mapFromScene(vb.mapViewToScene(QtCore.QPointF(x, y)))
+    return p.x(), p.y()
+
+
+@pytest.mark.parametrize("theme", [LIGHT, DARK])
+def test_points_land_where_their_data_says(qapp, theme):
+    r = Renderer((400, 400), theme)
+    try:
+        img = to_array(r.render(_frame({"p": fr.Points(np.array([[0.5, -0.5]]), labels=[2],
+                                                           size=3.0)})))
+        px, py = _pixel_of(r, 0.5, -0.5)
+        want = (theme.palette_rgb(3)[2] * 255).round()
+        assert np.abs(img[py, px].astype(float) - want).max() < 40
+        bx, by = _pixel_of(r, -0.5, 0.5)
+        assert np.abs(img[by, bx].astype(float) - np.array(
+            [int(theme.background[i:i + 2], 16) for i in (1, 3, 5)])).max() < 10
+    finally:
+        r.close()
+
+
+def test_every_layer_kind_draws(qapp):
+    rng = np.random.default_rng(0)
+    g = np.linspace(-1, 1, 20)
+    layers = {
+        "heat": fr.Heatmap(np.outer(g, g) ** 2, (-1, 1, -1, 1), contours=3),
+        "pts": fr.Points(rng.uniform(-1, 1, (50, 2)), soft_labels=rng.dirichlet([1, 1], 50)),
+        "ell": fr.Ellipses(np.zeros((2, 2)), np.array([np.eye(2) * 0.1, np.eye(2) * 0.2]),
+                           weights=[1.0, 0.3]),
+        "paths": fr.Paths(rng.normal(size=(5, 3, 2)) * 0.2),
+        "seg": fr.Segments([[0, 0]], [[0.5, 0.5]], weights=[0.8]),
+        "vf": fr.VectorField(rng.uniform(-1, 1, (9, 2)), rng.normal(size=(9, 2))),
+        "grid": fr.Grid(np.stack(np.meshgrid(g[::4], g[::4]), axis=-1)),
+        "text": fr.Labels([[0, 0.8]], ["R < 1"]),
+        "curve": fr.Curve(g, g ** 2 - 0.5),
+        "hist": fr.Histogram(np.linspace(-1, 1, 5), [0.1, 0.3, 0.2, 0.1]),
+        "img": fr.ImageGrid(rng.uniform(size=(4, 3, 3))),
+    }
+    img = render_frame(_frame(layers), (500, 400), LIGHT)
+    assert img.shape == (400, 500, 3)
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) > 50
+
+
+def test_caption_is_text_not_html(qapp):
+    r = Renderer((500, 300), LIGHT)
+    try:
+        caption = "components explain almost no point (N_k < 0.001); ε keeps them finite <b>"
+        r.render(_frame({}, caption=caption))
+        assert r.canvas.caption_label.item.toPlainText() == caption
+    finally:
+        r.close()
