@@ -114,7 +114,8 @@ class MainWindow(QtWidgets.QMainWindow):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.panel)
         sv.addWidget(scroll, 1)
-        sv.addWidget(self._build_draw_box())
+        self.draw_box = self._build_draw_box()
+        sv.addWidget(self.draw_box)
         self._dock("Parameters", side, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, 330)
         # Metrics under the canvas only: the side docks keep the bottom corners.
         area = QtCore.Qt.DockWidgetArea
@@ -265,6 +266,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.lab_list.setCurrentRow(names.index(lab.name) if lab.name in names else -1)
         self.lab_list.blockSignals(False)
         self.setWindowTitle(f"genlab — {lab.title}")
+        drawable = lab.takes_data or lab.uses_picks
+        self.draw_box.setVisible(drawable)
+        if not drawable and self.draw.mode != "view":
+            self.set_tool("view")
 
     def _lab_clicked(self, item, _prev=None) -> None:
         if item is not None:
@@ -299,12 +304,16 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- drawing ---------------------------------------------------------------------------
     def set_tool(self, mode: str) -> None:
+        lab = self.controller.lab
+        if mode != "view" and lab is not None and not (lab.takes_data or lab.uses_picks):
+            self.show_message(f"The {lab.title} lab takes no data to draw.")
+            return
         self.draw.set_mode(mode)
         self.tool_buttons[mode].setChecked(True)
-        lab = self.controller.lab
         if mode in ("paint", "erase") and lab is not None and lab.takes_data:
             if self.controller.params.dataset != "drawn":
-                self.show_message("Painting your own data: the lab now uses the drawn points.")
+                self.show_message("Paint: click or drag on the canvas; the lab then uses the "
+                                  "drawn points (dataset = drawn).")
         if mode == "place" and lab is not None and lab.uses_picks:
             if getattr(self.controller.params, "init", None) != "clicked":
                 self.controller.set_param("init", "clicked")

@@ -39,6 +39,11 @@ def test_switch_to_every_lab_with_keys(make_window, qtbot):
         assert win.controller.lab.name == name
         wait_frames(qtbot, win, 2)
         assert win.panel.fields[0].name in win.panel.widgets
+        lab = LABS[name]
+        assert win.draw_box.isVisible() == (lab.takes_data or lab.uses_picks)
+        key(qtbot, win, Key.Key_P)
+        assert (win.draw.mode == "paint") == lab.takes_data
+        key(qtbot, win, Key.Key_V)
 
 
 def test_play_pause_step_and_scrub(make_window, qtbot):
