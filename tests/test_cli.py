@@ -80,3 +80,11 @@ def test_render_the_shipped_heart(tmp_path):
                "--data", str(heart), "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert out.stat().st_size > 1000
+
+
+def test_gui_without_a_display_says_so():
+    env = {k: v for k, v in ENV.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    r = subprocess.run([sys.executable, "-m", "genlab"], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert r.returncode == 1 and "no display" in r.stderr

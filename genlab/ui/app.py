@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from genlab.labs import DEFAULT_LAB
 
 
+def no_display() -> bool:
+    """True on Linux with no X or Wayland display and no Qt platform chosen."""
+    env = os.environ
+    return (sys.platform.startswith("linux") and not env.get("QT_QPA_PLATFORM")
+            and not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"))
+
+
 def run_gui(lab: str = DEFAULT_LAB, preset: str | None = None) -> int:
+    if no_display():
+        # Qt would abort with a core dump; say what to do instead.
+        print("genlab: no display found (DISPLAY is not set). Run it in a desktop session, "
+              "or render headless: genlab render em --out em.gif", file=sys.stderr)
+        return 1
     import pyqtgraph as pg
     from PySide6 import QtWidgets
 
