@@ -167,10 +167,6 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
 
     def _show_panel(self, p: int, plot: pg.PlotItem, panel: Panel) -> None:
         th = self.theme
-        title = (panel.title, th)
-        if self._titles[p] != title:
-            plot.setTitle(html.escape(panel.title), color=th.foreground, size=f"{th.font_pt:.1f}pt")
-            self._titles[p] = title
         for side, text in (("bottom", panel.xlabel), ("left", panel.ylabel)):
             axis = plot.getAxis(side)
             if (axis.labelText or "") != html.escape(text):
@@ -202,6 +198,11 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
                 self._items[(p, name)] = item
             item.set_z(float(z))
             item.update(layer)
+        notes = [it.note for (q, _), it in self._items.items() if q == p and it.note]
+        text = panel.title + (f" ({'; '.join(notes)})" if notes else "")
+        if self._titles[p] != (text, th):
+            plot.setTitle(html.escape(text), color=th.foreground, size=f"{th.font_pt:.1f}pt")
+            self._titles[p] = (text, th)
 
     def grab_image(self) -> QtGui.QImage:
         return self.grab().toImage()

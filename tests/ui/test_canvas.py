@@ -68,3 +68,18 @@ def test_caption_is_text_not_html(qapp):
         assert r.canvas.caption_label.item.toPlainText() == caption
     finally:
         r.close()
+
+
+def test_huge_clouds_are_thinned_on_screen_and_say_so(qapp):
+    from genlab.ui.items.points import MAX_SHOWN
+
+    r = Renderer((400, 300), LIGHT)
+    try:
+        n = MAX_SHOWN + 5000
+        xy = np.random.default_rng(0).uniform(-1, 1, (n, 2))
+        r.render(_frame({"p": fr.Points(xy, labels=np.arange(n) % 3)}, title="cloud"))
+        title = r.canvas.plots[0].titleLabel.text
+        assert f"showing {MAX_SHOWN:,} of {n:,} points" in title
+        assert len(r.canvas.plots[0].listDataItems()[0].data) == MAX_SHOWN
+    finally:
+        r.close()

@@ -27,6 +27,7 @@ class LayerItem:
         self.plot = plot
         self.theme = theme
         self.z = 0.0
+        self.note = ""  # e.g. "showing 30,000 of 100,000 points", added to the panel title
         self._items: list[pg.GraphicsObject] = []
 
     def add(self, item: pg.GraphicsObject) -> pg.GraphicsObject:

@@ -7,6 +7,8 @@ and costs ~13 ms at 10k points, the in-place write ~0.3 ms.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pyqtgraph as pg
 
@@ -15,6 +17,10 @@ from genlab.ui.items.base import LayerItem, brush, pen
 from genlab.ui.items.colormap import value_colors
 
 LEVELS = 12  # colour quantisation of mixed colours: few brushes, few symbol-atlas entries
+# Past this many points a coloured cloud costs the GUI thread ~3 ms per 1k points per frame
+# (pyqtgraph builds per-point brushes in Python): draw a fixed random subset, and say so.
+# One-colour clouds move in place and stay fast at 100k.
+MAX_SHOWN = 30_000
 
 
 def _brush_array(rgb: np.ndarray, alpha: int) -> np.ndarray:
@@ -51,6 +57,13 @@ class PointsItem(LayerItem):
         return "plain", None
 
     def update(self, layer: Points) -> None:
+        n_all = len(layer.xy)
+        coloured = any(a is not None for a in (layer.labels, layer.soft_labels, layer.values))
+        if n_all > MAX_SHOWN and coloured:
+            layer = _subset(layer, MAX_SHOWN)
+            self.note = f"showing {MAX_SHOWN:,} of {n_all:,} points"
+        else:
+            self.note = ""
         th = self.theme
         n = len(layer.xy)
         mode, source = self._colour(layer)
@@ -83,6 +96,7 @@ class PointsItem(LayerItem):
         self._style, self._colour_source = style, source
 
     def _move(self, xy: np.ndarray) -> None:
+        """Write new positions into the scatter's arrays (same count, same colours)."""
         sp = self.scatter
         sp.data["x"] = xy[:, 0]
         sp.data["y"] = xy[:, 1]
@@ -90,3 +104,20 @@ class PointsItem(LayerItem):
         sp.bounds = [None, None]
         sp.informViewBoundsChanged()
         sp.invalidate()
+
+
+@lru_cache(maxsize=8)
+def _indices(n: int, m: int) -> np.ndarray:
+    return np.sort(np.random.default_rng(0).permutation(n)[:m])
+
+
+def _subset(layer: Points, m: int) -> Points:
+    """The same m points of every frame of a run (a fixed permutation of the indices)."""
+    idx = _indices(len(layer.xy), m)
+
+    def pick(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else a[idx]
+
+    return Points(layer.xy[idx], labels=pick(layer.labels), soft_labels=pick(layer.soft_labels),
+                  values=pick(layer.values), size=layer.size, alpha=layer.alpha,
+                  series=layer.series, highlight=layer.highlight)
