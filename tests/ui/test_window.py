@@ -352,3 +352,23 @@ def test_ctrl_s_and_ctrl_e_through_their_dialogs(make_window, qtbot, tmp_path, m
     with Image.open(tmp_path / "key.gif") as im:
         assert im.n_frames == 4 and im.size == (300, 200)
         assert im.info["duration"] in (120, 130)  # GIF delays are in 1/100 s
+
+
+def test_presets_menu_and_box_apply_a_preset(make_window, qtbot):
+    from genlab.labs.presets import presets_for
+
+    win = make_window()
+    c = win.controller
+    wait_frames(qtbot, win, 1)
+    presets = presets_for("em")
+    target = next(p for p in presets if p.name == "moons with K = 2 (a bad fit)")
+    gen = c.generation
+    actions = {a.text(): a for a in win.presets_menu.actions()}
+    assert set(actions) == {p.name for p in presets}
+    actions[target.name].trigger()
+    assert c.params == target.params(c.lab.params)
+    assert c.generation > gen
+    wait_frames(qtbot, win, 2)
+    assert win.panel.widgets["k"].value == 2
+    assert win.preset_box.currentText() == target.name
+    assert target.description.split(":")[0] in win.statusBar().currentMessage()
