@@ -54,6 +54,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         self._items: dict[tuple[int, str], LayerItem] = {}
         self._limits: list[tuple] = []
         self._titles: list[tuple | None] = []
+        self._text: tuple | None = None
         self._frame: Frame | None = None
         self.overlay: list[pg.GraphicsObject] = []  # tool items kept on panel 0
         self.tool: ToolHandler | None = None
@@ -123,6 +124,9 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
 
     def set_text(self, title: str, caption: str) -> None:
         th = self.theme
+        if self._text == (title, caption, th):
+            return  # relayout only when the words change
+        self._text = (title, caption, th)
         # Labels are HTML: a caption such as "N_k < 1e-3" must not open a tag.
         title, caption = html.escape(title), html.escape(caption)
         self.title_label.setText(title, size=f"{th.font_pt * 1.25:.1f}pt", color=th.foreground,
@@ -159,7 +163,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             self._style_plot(plot)
             self.plots.append(plot)
         self._limits = [None] * n
-        self._titles: list[tuple | None] = [None] * n
+        self._titles = [None] * n
         if self.plots:
             self.plots[0].getViewBox().tool = self.tool
             for obj in self.overlay:
