@@ -6,7 +6,7 @@ from PySide6 import QtWidgets
 
 
 class ExportDialog(QtWidgets.QDialog):
-    def __init__(self, n_frames: int, current: int, size: tuple[int, int], parent=None) -> None:
+    def __init__(self, n_frames: int, size: tuple[int, int], parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export animation")
         form = QtWidgets.QFormLayout(self)

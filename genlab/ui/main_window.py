@@ -461,7 +461,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.show_message("Nothing to export yet: the timeline is empty.")
             return
         self.controller.pause()
-        dlg = ExportDialog(n, self.controller.view, self.canvas_size(), self)
+        dlg = ExportDialog(n, self.canvas_size(), self)
         if dlg.exec() != QtWidgets.QDialog.DialogCode.Accepted:
             return
         start, stop, fps, size = dlg.choice()
