@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--fps", type=float, default=12.0)
     r.add_argument("--size", default="960x640", help="WxH in pixels")
     r.add_argument("--theme", choices=("light", "dark"), default="light")
-    r.add_argument("--data", default=None, help="CSV/NPY points for the 'drawn' dataset")
+    r.add_argument("--data", default=None,
+                   help="CSV/NPY points (x,y or x,y,label) for the 'drawn' dataset")
     r.add_argument("--out", required=True)
     b = sub.add_parser("bench", help="run the benchmarks and print the figures")
     b.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
@@ -111,12 +112,12 @@ def _render(args) -> int:
                          ".png, .svg, .gif, .mp4")
     if args.frames is not None and args.frames < 1:
         raise ParamError("--frames must be at least 1")
-    drawn = None
+    drawn = drawn_labels = None
     if args.data is not None:
-        from genlab.engine.datasets import load_points
+        from genlab.engine.datasets import load_labelled_points
 
         try:
-            drawn = load_points(args.data)
+            drawn, drawn_labels = load_labelled_points(args.data)
         except (OSError, ValueError) as e:
             raise ParamError(f"--data {args.data}: {e}") from None
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -125,7 +126,7 @@ def _render(args) -> int:
 
     limit = args.frames or 2000
     frames = []
-    gen = lab.run(params, RunContext(drawn=drawn))
+    gen = lab.run(params, RunContext(drawn=drawn, drawn_labels=drawn_labels))
     try:
         for frame in gen:
             bad = frame.first_nonfinite()

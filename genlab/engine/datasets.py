@@ -175,22 +175,42 @@ def _check_points(x: np.ndarray, what: str) -> np.ndarray:
     return x
 
 
-def save_points(path: str | Path, x: np.ndarray) -> None:
-    """Write points (n, 2) to ``path``: .csv with a header ``x,y``, or .npy (no pickle)."""
+def save_points(path: str | Path, x: np.ndarray, labels: np.ndarray | None = None) -> None:
+    """Write points (n, 2) to ``path``: .csv with a header ``x,y``, or .npy (no pickle).
+
+    With ``labels`` (n,) non-negative ints (the colour each point was painted in) the CSV
+    gets a third column ``label`` and the .npy array is (n, 3).
+    """
     suf = _suffix(path)
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError("points must be numbers") from None
     arr = _check_points(arr, "points")
+    lab = None if labels is None else _check_labels(np.asarray(labels), len(arr), "labels")
     if suf == ".npy":
+        out = arr if lab is None else np.column_stack([arr, lab])
         with open(path, "wb") as f:
-            np.save(f, arr, allow_pickle=False)
+            np.save(f, out, allow_pickle=False)
     else:
         # repr() is the shortest text that reads back to the same float: exact and legible.
-        lines = [f"{a!r},{b!r}" for a, b in arr.tolist()]
-        Path(path).write_text("x,y\n" + "".join(line + "\n" for line in lines),
+        if lab is None:
+            header, lines = "x,y", [f"{a!r},{b!r}" for a, b in arr.tolist()]
+        else:
+            header = "x,y,label"
+            lines = [f"{a!r},{b!r},{c}" for (a, b), c in zip(arr.tolist(), lab.tolist(),
+                                                             strict=True)]
+        Path(path).write_text(header + "\n" + "".join(line + "\n" for line in lines),
                               encoding="utf-8")
+
+
+def _check_labels(lab: np.ndarray, n: int, what: str) -> np.ndarray:
+    if lab.shape != (n,):
+        raise ValueError(f"{what} must hold one label per point ({n}), got shape {lab.shape}")
+    if lab.size and (not np.isfinite(lab).all() or (lab != np.round(lab)).any()
+                     or lab.min() < 0):
+        raise ValueError(f"{what}: labels must be whole numbers >= 0")
+    return lab.astype(np.int64)
 
 
 def _load_csv(path: Path) -> np.ndarray:
@@ -198,7 +218,8 @@ def _load_csv(path: Path) -> np.ndarray:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ValueError(f"{path.name} is not a text CSV file") from None
-    rows: list[tuple[float, float]] = []
+    rows: list[list[float]] = []
+    width = 0
     seen_line = False
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -212,13 +233,15 @@ def _load_csv(path: Path) -> np.ndarray:
             if first:  # a header line such as "x,y"
                 continue
             raise ValueError(f"{path.name}, line {lineno}: not two numbers: '{line}'") from None
-        if len(vals) != 2:
-            raise ValueError(f"{path.name}, line {lineno}: expected 2 columns (x,y), "
+        if len(vals) not in (2, 3) or (width and len(vals) != width):
+            want = f"{width}" if width else "2 (x,y) or 3 (x,y,label)"
+            raise ValueError(f"{path.name}, line {lineno}: expected {want} columns, "
                              f"got {len(vals)}")
-        rows.append((vals[0], vals[1]))
+        width = len(vals)
+        rows.append(vals)
     if not seen_line:
         raise ValueError(f"{path.name} is empty")
-    return np.array(rows, dtype=np.float64).reshape(-1, 2)
+    return np.array(rows, dtype=np.float64).reshape(-1, width or 2)
 
 
 def _load_npy(path: Path) -> np.ndarray:
@@ -234,15 +257,30 @@ def _load_npy(path: Path) -> np.ndarray:
     return arr.astype(np.float64)
 
 
-def load_points(path: str | Path) -> np.ndarray:
-    """Read points (n, 2) float64 from a .csv (header line optional) or .npy file.
+def load_labelled_points(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read points (n, 2) float64 and their labels (n,) int64, or None when the file has none.
 
-    ValueError with a clear message for an unknown extension, non-numeric content, a wrong
-    shape or a NaN/infinity; FileNotFoundError if there is no such file.
+    A .csv has two columns (x,y) or three (x,y,label), a header line optional; a .npy holds
+    an (n, 2) or (n, 3) array.  ValueError with a clear message for an unknown extension,
+    non-numeric content, a wrong shape, a NaN/infinity or a label that is not a whole number
+    >= 0; FileNotFoundError if there is no such file.
     """
     p = Path(path)
     suf = _suffix(p)
     if not p.exists():
         raise FileNotFoundError(f"no such file: {p}")
     arr = _load_npy(p) if suf == ".npy" else _load_csv(p)
-    return _check_points(arr, p.name)
+    labels = None
+    if arr.ndim == 2 and arr.shape[1] == 3:
+        arr, labels = arr[:, :2], _check_labels(arr[:, 2], len(arr), p.name)
+    return _check_points(np.ascontiguousarray(arr), p.name), labels
+
+
+def load_points(path: str | Path) -> np.ndarray:
+    """Read points (n, 2) float64 from a .csv (header line optional) or .npy file.
+
+    Labels in a third column are read and dropped (``load_labelled_points`` keeps them).
+    ValueError with a clear message for an unknown extension, non-numeric content, a wrong
+    shape or a NaN/infinity; FileNotFoundError if there is no such file.
+    """
+    return load_labelled_points(path)[0]

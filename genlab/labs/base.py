@@ -24,12 +24,15 @@ class RunContext:
     """Inputs that are not parameters.
 
     drawn: (n, 2) points the user painted (the "drawn" dataset), or None;
+    drawn_labels: (n,) ints, the colour (class) each drawn point was painted with (0, 1, ...),
+    or None (all 0);
     picks: (k, 2) points the user clicked in "place" mode (e.g. EM's initial means), or None;
     device: "auto" (CUDA or MPS when present, else CPU: see engine.device.resolve), or
     "cpu", "cuda", "mps", for labs that train with torch.
     """
 
     drawn: np.ndarray | None = None
+    drawn_labels: np.ndarray | None = None
     picks: np.ndarray | None = None
     device: str = "auto"
 

@@ -16,12 +16,16 @@ def lab_data(dataset: str, n: int, noise: float, seed: int,
              ctx: RunContext) -> tuple[np.ndarray, np.ndarray]:
     """Points (n, 2) and integer labels (n,) for a lab.
 
-    For "drawn" the user's points are used as they are (n and noise ignored, labels 0);
-    LabError if there are none.
+    For "drawn" the user's points are used as they are (n and noise ignored), labelled with
+    the colour they were painted in (0 when the context has no labels); LabError if there
+    are none.
     """
     if dataset == "drawn":
         if ctx.drawn is None or len(ctx.drawn) == 0:
             raise LabError(NO_DRAWN)
         x = np.asarray(ctx.drawn, dtype=np.float64).reshape(-1, 2)
-        return x, np.zeros(len(x), dtype=np.int64)
+        labels = ctx.drawn_labels
+        if labels is None or len(labels) != len(x):
+            return x, np.zeros(len(x), dtype=np.int64)
+        return x, np.asarray(labels, dtype=np.int64).copy()
     return make_dataset(dataset, n, noise, seed)

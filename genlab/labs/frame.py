@@ -208,6 +208,33 @@ class Labels(Layer):
 
 
 @dataclass(frozen=True, eq=False)
+class Handles(Layer):
+    """Points the user drags with the mouse, each bound to numeric parameters of the lab.
+
+    xy: (k, 2).  Dragging handle i sets the parameter named ``x_params[i]`` to the pointer's x
+    and ``y_params[i]`` to its y (None: that coordinate is not bound and stays put), through
+    the same validation as the parameter panel (values are clipped to the field's range).
+    Live fields change the running generator while the mouse moves; other fields restart the
+    run when the mouse is released.  ``texts`` label the handles (optional).
+    """
+
+    xy: np.ndarray
+    x_params: tuple[str | None, ...]
+    y_params: tuple[str | None, ...]
+    texts: tuple[str, ...] = ()
+    series: int = 0
+
+    def __post_init__(self) -> None:
+        xy = _arr(self.xy).reshape(-1, 2)
+        object.__setattr__(self, "xy", xy)
+        object.__setattr__(self, "x_params", tuple(self.x_params))
+        object.__setattr__(self, "y_params", tuple(self.y_params))
+        object.__setattr__(self, "texts", tuple(str(t) for t in self.texts))
+        if not (len(self.x_params) == len(self.y_params) == len(xy)):
+            raise ValueError("Handles: x_params and y_params need one entry per handle")
+
+
+@dataclass(frozen=True, eq=False)
 class ImageGrid(Layer):
     """Images (n, h, w) or (n, h, w, 3) in [0, 1], tiled in ``cols`` columns."""
 
@@ -245,7 +272,8 @@ class Frame:
     step: index of this frame in its run (0-based); total: the run's frame count if known;
     panels: the plots, drawn side by side; metrics: scalars plotted live against ``step``
     (a name ``group/series`` puts series of one group on shared axes); caption: one sentence
-    saying what the frame shows.
+    saying what the frame shows; log_metrics: metric groups drawn on a logarithmic y axis
+    (their values must be > 0, e.g. a marginal violation).
     """
 
     step: int
@@ -254,9 +282,11 @@ class Frame:
     total: int | None = None
     metrics: Mapping[str, float] = field(default_factory=dict)
     caption: str = ""
+    log_metrics: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "panels", tuple(self.panels))
+        object.__setattr__(self, "log_metrics", tuple(self.log_metrics))
         object.__setattr__(
             self, "metrics", MappingProxyType({k: float(v) for k, v in self.metrics.items()})
         )

@@ -190,6 +190,24 @@ def parse_assignment(cls: type, text: str) -> tuple[str, Any]:
     return f.name, f.coerce(value)
 
 
+def clamp(cls: type, name: str, value: float) -> float:
+    """``value`` moved into the numeric field's range and rounded to its type (for drags).
+
+    A dragged handle may leave a field's range; the drag then pins the value at the bound
+    instead of being refused, as a slider does.  ParamError for a field that is not numeric.
+    """
+    f = field_named(cls, name)
+    s = f.spec
+    if s.lo is None or s.hi is None or f.type not in (int, float):
+        raise ParamError(f"parameter '{name}' is not numeric: a handle cannot set it")
+    v = min(max(float(value), s.lo), s.hi)
+    if f.type is int:
+        return int(round(v))
+    if s.step:
+        v = min(max(round(round(v / s.step) * s.step, 12), s.lo), s.hi)
+    return v
+
+
 def live_fields(cls: type) -> frozenset[str]:
     return frozenset(f.name for f in param_fields(cls) if f.spec.live)
 

@@ -44,7 +44,13 @@ class ToolViewBox(pg.ViewBox):
 
 
 class FrameCanvas(pg.GraphicsLayoutWidget):
-    """Shows one Frame at a time, keeping a graphics item per (panel, layer name)."""
+    """Shows one Frame at a time, keeping a graphics item per (panel, layer name).
+
+    ``handle_dragged(values, finished)``: the user dragged a Handles layer's point; values
+    maps the bound parameter names to the pointer's coordinates.
+    """
+
+    handle_dragged = QtCore.Signal(object, bool)
 
     def __init__(self, theme: Theme = LIGHT, parent=None, show_caption: bool = True) -> None:
         super().__init__(parent)
@@ -199,6 +205,8 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
                 if item is not None:
                     item.remove()
                 item = item_for(layer, plot, th)
+                if hasattr(item, "on_drag"):
+                    item.on_drag = self.handle_dragged.emit
                 self._items[(p, name)] = item
             item.set_z(float(z))
             item.update(layer)

@@ -46,6 +46,7 @@ class RunController(QtCore.QObject):
         self.fps = 20.0
         self.state = "paused"
         self.drawn = np.zeros((0, 2))
+        self.drawn_labels: np.ndarray | None = None
         self.picks = np.zeros((0, 2))
         self.device = "auto"
         self.generation = 0
@@ -87,8 +88,9 @@ class RunController(QtCore.QObject):
         else:
             self._restart_timer.start()
 
-    def set_drawn(self, points: np.ndarray) -> None:
+    def set_drawn(self, points: np.ndarray, labels: np.ndarray | None = None) -> None:
         self.drawn = np.asarray(points, float).reshape(-1, 2)
+        self.drawn_labels = None if labels is None else np.asarray(labels, np.int64).copy()
         if getattr(self.params, "dataset", None) == "drawn":
             self._restart_timer.start()
 
@@ -108,7 +110,12 @@ class RunController(QtCore.QObject):
         return True
 
     def context(self) -> RunContext:
+        labels = self.drawn_labels
+        if labels is not None and len(labels) != len(self.drawn):
+            labels = None
         return RunContext(drawn=self.drawn.copy() if len(self.drawn) else None,
+                          drawn_labels=labels.copy() if labels is not None and len(labels)
+                          else None,
                           picks=self.picks.copy() if len(self.picks) else None,
                           device=self.device)
 

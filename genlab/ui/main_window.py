@@ -8,11 +8,11 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from superqt import QCollapsible
 
 from genlab.labs import DEFAULT_LAB, LABS, LabInfo
-from genlab.labs.params import ParamError
+from genlab.labs.params import ParamError, clamp, live_fields, replace
 from genlab.labs.presets import presets_for
 from genlab.ui.canvas import FrameCanvas
 from genlab.ui.controller import RunController
-from genlab.ui.drawing import DrawTool
+from genlab.ui.drawing import N_COLOURS, DrawTool
 from genlab.ui.export import ExportCancelled, export_animation, save_image
 from genlab.ui.export_dialog import ExportDialog
 from genlab.ui.metrics import MetricsView
@@ -171,6 +171,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.density_box.setValue(self.draw.density)
         self.density_box.setToolTip("Points dropped per brush radius of travel")
         self.density_box.valueChanged.connect(lambda v: setattr(self.draw, "density", v))
+        self.colour_box = QtWidgets.QComboBox()
+        for k in range(N_COLOURS):
+            self.colour_box.addItem(f"colour {k + 1}")
+            self.colour_box.setItemData(k, QtGui.QColor(self.theme.color(k)),
+                                        QtCore.Qt.ItemDataRole.DecorationRole)
+        self.colour_box.setToolTip("Paint colour = the points' class: for the OT lab colour 1 "
+                                   "is the source and colour 2 the target")
+        self.colour_box.currentIndexChanged.connect(self.draw.set_colour)
+        form.addRow("paint colour", self.colour_box)
         form.addRow("brush radius", self.radius_box)
         form.addRow("density", self.density_box)
         row2 = QtWidgets.QHBoxLayout()
@@ -247,6 +256,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.preset_box.activated.connect(self._preset_chosen)
         self.draw.drawn_changed.connect(self._drawn_changed)
         self.draw.picks_changed.connect(self.controller.set_picks)
+        self.canvas.handle_dragged.connect(self._handle_dragged)
 
     # -- labs, presets, parameters ------------------------------------------------------
     def switch_lab(self, name: str, preset: str | None = None) -> None:
@@ -302,6 +312,20 @@ class MainWindow(QtWidgets.QMainWindow):
             self.show_message(f"{e}; the last good value is kept.")
             self.panel.set_params(self.controller.params)
 
+    def _handle_dragged(self, values: dict, finished: bool) -> None:
+        """A dragged handle: live fields follow the mouse, others restart on release."""
+        params = self.controller.params
+        if params is None:
+            return
+        cls = type(params)
+        try:
+            clamped = {name: clamp(cls, name, v) for name, v in values.items()}
+            if not finished and not set(clamped) <= live_fields(cls):
+                return
+            self.controller.set_params(replace(params, **clamped))
+        except ParamError as e:
+            self.show_message(f"{e}; the last good value is kept.")
+
     # -- drawing ---------------------------------------------------------------------------
     def set_tool(self, mode: str) -> None:
         lab = self.controller.lab
@@ -321,7 +345,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _drawn_changed(self, points) -> None:
         self.drawn_label.setText(f"{len(points)} drawn points")
-        self.controller.set_drawn(points)
+        self.controller.set_drawn(points, self.draw.labels)
         if len(points) and self.draw.mode in ("paint", "erase"):
             self.controller.use_drawn()
 

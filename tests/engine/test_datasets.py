@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genlab.engine.datasets import DATASETS, load_points, make_dataset, save_points
+from genlab.engine.datasets import (
+    DATASETS,
+    load_labelled_points,
+    load_points,
+    make_dataset,
+    save_points,
+)
 
 N_LABELS = {"gaussian": 1, "8gaussians": 8, "moons": 2, "circles": 2, "checkerboard": 8,
             "swissroll": 3, "pinwheel": 5, "2spirals": 2, "line": 1}
@@ -127,7 +133,10 @@ def test_csv_header_written_and_optional(tmp_path) -> None:
 
 @pytest.mark.parametrize("content, match", [
     ("x,y\n1,2\n3,oops\n", "line 3"),
-    ("x,y\n1,2,3\n", "2 columns"),
+    ("x,y\n1,2,3,4\n", "2 \\(x,y\\) or 3"),
+    ("x,y\n1,2,3\n1,2\n", "expected 3 columns"),
+    ("x,y,label\n1,2,0.5\n", "whole numbers"),
+    ("x,y,label\n1,2,-1\n", "whole numbers"),
     ("x,y\n1,nan\n", "NaN"),
     ("x,y\n1,inf\n", "NaN or an infinity"),
     ("", "empty"),
@@ -141,7 +150,7 @@ def test_bad_csv(tmp_path, content: str, match: str) -> None:
 
 def test_bad_npy(tmp_path) -> None:
     p = tmp_path / "shape.npy"
-    np.save(p, np.zeros((4, 3)))
+    np.save(p, np.zeros((4, 4)))
     with pytest.raises(ValueError, match="shape"):
         load_points(p)
     p = tmp_path / "flat.npy"
@@ -178,3 +187,19 @@ def test_bad_extension_and_points(tmp_path) -> None:
         save_points(tmp_path / "a.npy", np.array([[np.inf, 0.0]]))
     with pytest.raises(FileNotFoundError):
         load_points(tmp_path / "missing.csv")
+
+
+@pytest.mark.parametrize("ext", [".csv", ".npy"])
+def test_labelled_points_round_trip(tmp_path, ext: str) -> None:
+    rng = np.random.default_rng(3)
+    x, labels = rng.normal(size=(30, 2)), rng.integers(0, 4, 30)
+    path = tmp_path / f"two-colours{ext}"
+    save_points(path, x, labels)
+    y, lab = load_labelled_points(path)
+    np.testing.assert_array_equal(y, x)
+    np.testing.assert_array_equal(lab, labels)
+    np.testing.assert_array_equal(load_points(path), x)  # the plain reader drops the labels
+    save_points(path, x)
+    assert load_labelled_points(path)[1] is None
+    with pytest.raises(ValueError, match="one label per point"):
+        save_points(path, x, labels[:-1])

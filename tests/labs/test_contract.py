@@ -16,8 +16,9 @@ from genlab.labs.presets import presets_for
 
 N_FRAMES = 6
 DRAWN = np.random.default_rng(1).normal(size=(150, 2)) * [1.5, 0.6] + [0.5, -0.5]
+DRAWN_LABELS = (DRAWN[:, 0] > 0.5).astype(np.int64)  # painted in two colours
 PICKS = np.array([[-1.0, 0.0], [1.0, 0.5], [0.0, -1.0]])
-CTX = RunContext(drawn=DRAWN, picks=PICKS)
+CTX = RunContext(drawn=DRAWN, drawn_labels=DRAWN_LABELS, picks=PICKS)
 
 LAB_NAMES = list(LABS)
 PRESETS = [(lab, p.name) for lab in LAB_NAMES for p in presets_for(lab)]
@@ -45,7 +46,8 @@ def _check_numpy_only(frame: Frame) -> None:
                 assert v is None or isinstance(v, np.ndarray | int | float | bool | str | tuple), \
                     f"{type(layer).__name__}.{f.name} is {type(v).__name__}"
                 if isinstance(v, tuple):
-                    assert all(isinstance(x, int | float | str | np.ndarray) for x in v)
+                    allowed = int | float | str | np.ndarray
+                    assert all(x is None or isinstance(x, allowed) for x in v)
     assert frame.first_nonfinite() is None
 
 

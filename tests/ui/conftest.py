@@ -1,4 +1,6 @@
+import numpy as np
 import pytest
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from genlab.ui.worker import RunThread
 
@@ -44,3 +46,33 @@ def make_window(qtbot):
 def wait_frames(qtbot, win, n, timeout=20000):
     qtbot.waitUntil(lambda: len(win.controller.timeline) >= n, timeout=timeout)
     qtbot.waitUntil(lambda: win.canvas.frame is not None, timeout=timeout)
+
+
+def drag_on_canvas(canvas, points, panel=0):
+    """Press at points[0], move through the others (several moves each, as a hand makes),
+    release at the last: data coordinates of ``canvas.plots[panel]``."""
+    view = canvas.viewport()
+    vb = canvas.plots[panel].getViewBox()
+
+    def pixel(x, y):
+        scene = vb.mapViewToScene(QtCore.QPointF(x, y))
+        return canvas.mapFromScene(scene)
+
+    left = QtCore.Qt.MouseButton.LeftButton
+    nobtn = QtCore.Qt.MouseButton.NoButton
+    p0 = pixel(*points[0])
+
+    def send(kind, pos, button, buttons):
+        ev = QtGui.QMouseEvent(kind, QtCore.QPointF(pos), QtCore.QPointF(view.mapToGlobal(pos)),
+                               button, buttons, QtCore.Qt.KeyboardModifier.NoModifier)
+        QtWidgets.QApplication.sendEvent(view, ev)
+
+    send(QtCore.QEvent.Type.MouseButtonPress, p0, left, left)
+    prev = points[0]
+    for x, y in points[1:]:
+        for t in np.linspace(0.25, 1, 4):
+            send(QtCore.QEvent.Type.MouseMove, pixel(x * t + prev[0] * (1 - t),
+                                                     y * t + prev[1] * (1 - t)), nobtn, left)
+        prev = (x, y)
+    send(QtCore.QEvent.Type.MouseButtonRelease, pixel(*points[-1]), left, nobtn)
+    QtWidgets.QApplication.processEvents()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from genlab.labs import LABS, LabInfo
 from genlab.labs.frame import Frame, Panel, Points
 from genlab.ui.param_panel import NumberField
-from tests.ui.conftest import wait_frames
+from tests.ui.conftest import drag_on_canvas, wait_frames
 
 Key = QtCore.Qt.Key
 Ctrl = QtCore.Qt.KeyboardModifier.ControlModifier
@@ -109,29 +109,7 @@ def test_live_parameter_does_not_restart(make_window, qtbot):
 
 
 def _drag(win, qtbot, points):
-    view = win.canvas.viewport()
-    vb = win.canvas.plots[0].getViewBox()
-
-    def pixel(x, y):
-        scene = vb.mapViewToScene(QtCore.QPointF(x, y))
-        return win.canvas.mapFromScene(scene)
-
-    left = QtCore.Qt.MouseButton.LeftButton
-    nobtn = QtCore.Qt.MouseButton.NoButton
-    p0 = pixel(*points[0])
-
-    def send(kind, pos, button, buttons):
-        ev = QtGui.QMouseEvent(kind, QtCore.QPointF(pos), QtCore.QPointF(view.mapToGlobal(pos)),
-                               button, buttons, QtCore.Qt.KeyboardModifier.NoModifier)
-        QtWidgets.QApplication.sendEvent(view, ev)
-
-    send(QtCore.QEvent.Type.MouseButtonPress, p0, left, left)
-    for x, y in points[1:]:
-        for t in np.linspace(0.25, 1, 4):  # several moves, as a hand would make
-            send(QtCore.QEvent.Type.MouseMove, pixel(x * t + points[0][0] * (1 - t),
-                                                     y * t + points[0][1] * (1 - t)), nobtn, left)
-    send(QtCore.QEvent.Type.MouseButtonRelease, pixel(*points[-1]), left, nobtn)
-    QtWidgets.QApplication.processEvents()
+    drag_on_canvas(win.canvas, points)
 
 
 def test_paint_points_with_the_mouse_and_fit_them(make_window, qtbot, tmp_path):

@@ -1,7 +1,15 @@
 """Graphics items that draw one frame layer each, reused frame after frame via setData."""
 
 # Importing the item modules registers them for their layer kinds.
-from genlab.ui.items import ellipses, heatmap, images, lines, points, text  # noqa: F401
+from genlab.ui.items import (  # noqa: F401
+    ellipses,
+    handles,
+    heatmap,
+    images,
+    lines,
+    points,
+    text,
+)
 from genlab.ui.items.base import LayerItem, item_for
 
 __all__ = ["LayerItem", "item_for"]
