@@ -13,7 +13,7 @@ import numpy as np
 from PySide6 import QtCore
 
 from genlab.labs import LabInfo, RunContext
-from genlab.labs.params import ParamError, live_fields, replace
+from genlab.labs.params import ParamError, live_fields, param_fields, replace
 from genlab.labs.presets import presets_for
 from genlab.ui.timeline import Timeline
 from genlab.ui.worker import RunThread
@@ -91,8 +91,14 @@ class RunController(QtCore.QObject):
     def set_drawn(self, points: np.ndarray, labels: np.ndarray | None = None) -> None:
         self.drawn = np.asarray(points, float).reshape(-1, 2)
         self.drawn_labels = None if labels is None else np.asarray(labels, np.int64).copy()
-        if getattr(self.params, "dataset", None) == "drawn":
+        if self.params is not None and self.uses_drawn():
             self._restart_timer.start()
+
+    def uses_drawn(self) -> bool:
+        """Some data field of the lab (its dataset, or e.g. OT's target) is set to "drawn"."""
+        return any(f.spec.choices is not None and "drawn" in f.spec.choices
+                   and getattr(self.params, f.name) == "drawn"
+                   for f in param_fields(type(self.params)))
 
     def set_picks(self, points: np.ndarray) -> None:
         self.picks = np.asarray(points, float).reshape(-1, 2)
@@ -101,7 +107,7 @@ class RunController(QtCore.QObject):
 
     def use_drawn(self) -> bool:
         """Switch the lab's dataset to the drawn points, if it takes data."""
-        if self.lab is None or not self.lab.takes_data or self.params.dataset == "drawn":
+        if self.lab is None or not self.lab.takes_data or self.uses_drawn():
             return False
         try:
             self.set_param("dataset", "drawn")

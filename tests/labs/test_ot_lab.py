@@ -1,0 +1,275 @@
+"""The OT lab (genlab.labs.ot): frame sequences of the three views, captions, live changes,
+drawn data in two colours, degenerate inputs, presets."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from genlab.engine import ot as got
+from genlab.labs import ot
+from genlab.labs.base import LabError, RunContext
+from genlab.labs.frame import Curve, Frame, Heatmap, Points, Segments
+from genlab.labs.params import replace, validate
+from genlab.labs.presets import presets_for
+
+DRAWN = np.random.default_rng(1).normal(size=(150, 2)) * [1.5, 0.6] + [0.5, -0.5]
+DRAWN_LABELS = (DRAWN[:, 0] > 0.5).astype(np.int64)
+CTX = RunContext(drawn=DRAWN, drawn_labels=DRAWN_LABELS, device="cpu")
+SMALL = {"n": 120, "m": 100}
+
+
+def _frames(params: ot.Params, n: int | None = None, ctx: RunContext = CTX) -> list[Frame]:
+    gen = ot.run(params, ctx)
+    try:
+        return list(gen if n is None else itertools.islice(gen, n))
+    finally:
+        gen.close()
+
+
+def _check(f: Frame) -> None:
+    assert f.caption.strip(), f.title
+    assert f.first_nonfinite() is None, (f.title, f.first_nonfinite())
+    assert f.nbytes < 1_000_000
+
+
+def _params(**kw) -> ot.Params:
+    p = replace(ot.Params(), **kw)
+    validate(p)
+    return p
+
+
+def test_first_preset_is_the_default_demo() -> None:
+    assert presets_for("ot")[0].params(ot.Params) == ot.Params()
+
+
+def test_exact_vs_sinkhorn_plan_run() -> None:
+    params = _params(**SMALL, iters_per_frame=20)
+    frames = _frames(params)
+    for f in frames:
+        _check(f)
+    assert [f.step for f in frames] == list(range(len(frames)))
+    assert "solving" in frames[0].title and "network simplex" in frames[0].caption
+    first, last = frames[1], frames[-1]
+    assert "P⁰" in first.caption and "ε = " in first.caption
+    assert "converged" in last.title and "converged after" in last.caption
+    assert last.total == last.step + 1
+    for f in frames[1:]:
+        assert f.log_metrics == ("marginal violation",)
+        assert set(f.metrics) == {"marginal violation", "cost/⟨C,P⟩ Sinkhorn",
+                                  "cost/⟨C,P⟩ + εKL", "cost/exact OT"}
+        exact_panel, sk_panel, matrix = f.panels
+        assert isinstance(exact_panel.layers["plan"], Segments)
+        assert isinstance(sk_panel.layers["source"], Points)
+        assert sk_panel.layers["source"].xy.shape == (120, 2)
+        assert sk_panel.layers["target"].xy.shape == (100, 2)
+        heat = matrix.layers["matrix"]
+        assert isinstance(heat, Heatmap) and heat.values.shape == (120, 100)
+        assert not matrix.equal_aspect and matrix.xlim == (0.0, 100.0)
+        assert len(sk_panel.layers["plan"].starts) <= ot.MAX_SEGMENTS
+    viol = [f.metrics["marginal violation"] for f in frames[1:]]
+    assert viol[-1] < got.TOL < viol[0]
+    # the entropic plan costs more than the exact one, and its objective more than its cost
+    m = last.metrics
+    assert m["cost/exact OT"] < m["cost/⟨C,P⟩ Sinkhorn"] < m["cost/⟨C,P⟩ + εKL"]
+    # iterations advance by iterations / frame
+    assert "iteration 20" in frames[2].title
+    # the exact plan of a uniform square problem would be a matching; here n != m
+    seg = exact_panel.layers["plan"]
+    assert len(seg.starts) <= 120 + 100 - 1 and seg.weights.max() == pytest.approx(1.0)
+
+
+def test_sinkhorn_frames_match_the_engine() -> None:
+    params = _params(**SMALL, method="sinkhorn", iters_per_frame=7, eps_rel=0.1)
+    frames = _frames(params)
+    pb = ot._problem(params, CTX)
+    plan = got.coupling(pb.x, pb.y, "sinkhorn", pb.eps, pb.a, pb.b)
+    assert frames[-1].metrics["cost/⟨C,P⟩ Sinkhorn"] == pytest.approx(
+        got.transport_cost(plan, pb.c), rel=1e-12)
+    heat = frames[-1].panels[1].layers["matrix"].values
+    np.testing.assert_allclose(heat, np.sqrt(plan))  # n, m < 150: one entry per block
+    assert len(frames[0].panels) == 2
+    iters = [int(f.title.rsplit(" ", 1)[-1]) for f in frames[1:-1]]
+    assert iters == list(range(7, 7 * len(iters) + 1, 7))
+
+
+def test_live_iterations_per_frame_and_non_live_fields() -> None:
+    params = _params(**SMALL, method="sinkhorn", iters_per_frame=1, eps_rel=0.01)
+    gen = ot.run(params, CTX)
+    try:
+        assert "iteration 0" in next(gen).title
+        assert "iteration 1" in next(gen).title
+        f = gen.send(replace(params, iters_per_frame=50))
+        assert "iteration 51" in f.title
+        f = gen.send(replace(params, iters_per_frame=50, eps_rel=1.0, n=30))  # not live
+        assert "iteration 101" in f.title
+        assert f.panels[0].layers["source"].xy.shape == (120, 2)
+    finally:
+        gen.close()
+
+
+def test_work_per_frame_cap_at_large_n() -> None:
+    params = _params(n=2000, m=2000, method="sinkhorn", iters_per_frame=500, eps_rel=0.05)
+    frames = _frames(params, 2)
+    assert "iteration 2" in frames[1].title  # 8e6 / (2000 × 2000) = 2 iterations per frame
+    for f in frames:
+        _check(f)  # < 1 MB although the plan is 2000 × 2000
+    assert frames[1].panels[1].layers["matrix"].values.shape == (ot.HEAT, ot.HEAT)
+
+
+def test_max_iterations_reached_is_said() -> None:
+    params = _params(**SMALL, method="sinkhorn", eps_rel=1e-3, max_iter=30,
+                     iters_per_frame=10)
+    frames = _frames(params)
+    assert len(frames) == 4
+    assert "max iterations" in frames[-1].title
+    assert "raise max iterations or ε" in frames[-1].caption
+    assert frames[-1].metrics["marginal violation"] > got.TOL
+
+
+def test_independent_and_exact_are_shown_at_once() -> None:
+    frames = _frames(_params(**SMALL, method="independent"))
+    assert len(frames) == 1
+    f = frames[0]
+    _check(f)
+    assert "a⊗b" in f.caption and "every entry 1/(n m)" in f.panels[1].title
+    assert len(f.panels[0].layers["plan"].starts) == ot.INDEPENDENT_SEGMENTS
+    frames = _frames(_params(**SMALL, method="exact"))
+    assert len(frames) == 2 and "earth mover's" in frames[1].title
+    assert "cost/exact OT" in frames[1].metrics and "non-zero entries" in frames[1].caption
+
+
+def test_interpolation_view_moves_pairs_from_source_to_target() -> None:
+    params = _params(**SMALL, method="exact vs sinkhorn", view="interpolation", eps_rel=0.1)
+    frames = _frames(params)
+    for f in frames:
+        _check(f)
+        assert len(f.panels) == 2  # the solving frames already show both panels, at t = 0
+    moving = [f for f in frames if "t = " in f.title and "solving" not in f.title]
+    assert len(moving) == ot.T_FRAMES
+    pb = ot._problem(params, CTX)
+    start, end = moving[0].panels, moving[-1].panels
+    ex0, ex1 = start[0].layers["moving"].xy, end[0].layers["moving"].xy
+    # every pair starts on a source point and ends on a target point
+    assert np.isin(ex0.view([("", float)] * 2), pb.x.view([("", float)] * 2)).all()
+    assert np.isin(ex1.view([("", float)] * 2), pb.y.view([("", float)] * 2)).all()
+    np.testing.assert_allclose(start[1].layers["moving"].xy, pb.x)
+    plan = got.coupling(pb.x, pb.y, "sinkhorn", pb.eps, pb.a, pb.b)
+    np.testing.assert_allclose(end[1].layers["moving"].xy,
+                               got.barycentric_projection(plan, pb.y), atol=1e-9)
+    assert "t = 1.00" in moving[-1].title and moving[-1].total == moving[-1].step + 1
+
+
+def test_interpolation_live_t() -> None:
+    params = _params(**SMALL, method="independent", view="interpolation")
+    gen = ot.run(params, CTX)
+    try:
+        f0 = next(gen)
+        assert "t = 0.00" in f0.title
+        f1 = gen.send(replace(params, animate_t=False, t=0.25))
+        assert "t = 0.25" in f1.title
+        with pytest.raises(StopIteration):  # a fixed t is one frame: the run holds it
+            gen.send(None)
+    finally:
+        gen.close()
+    frames = _frames(_params(**SMALL, method="exact", view="interpolation", animate_t=False,
+                             t=0.4))
+    assert len(frames) == 2 and "t = 0.40" in frames[-1].title
+
+
+def test_1d_gaussians() -> None:
+    frames = _frames(_params(view="1D Gaussians", method="exact"))
+    assert len(frames) == 1
+    f = frames[0]
+    _check(f)
+    assert len(f.panels) == 2
+    assert "1 + 1 + 1 = 3" in f.caption and f.metrics["E|X−Y|²/independent"] == 3.0
+    assert f.metrics["E|X−Y|²/monotone"] == 1.0
+    mono = f.panels[1].layers
+    assert isinstance(mono["T(x) = x + 1"], Curve)
+    np.testing.assert_allclose(np.diff(mono["T(x) = x + 1"].y - mono["T(x) = x + 1"].x), 0)
+    pairs = mono["pairs"].xy
+    np.testing.assert_allclose(pairs[:, 1] - pairs[:, 0], 1.0)
+    frames = _frames(_params(view="1D Gaussians", method="sinkhorn", eps_rel=0.01))
+    assert len(frames) == ot.SWEEP_FRAMES
+    costs = [f.metrics["E|X−Y|²/entropic"] for f in frames]
+    assert np.all(np.diff(costs) < 0) and 1.0 < costs[-1] < costs[0] < 3.0
+    for f in frames:
+        _check(f)
+        assert len(f.panels) == 3 and "ρ = " in f.caption
+
+
+def test_drawn_two_colours_one_colour_and_none() -> None:
+    params = _params(dataset="drawn", target="drawn", method="exact")
+    f = _frames(params)[-1]
+    assert f.panels[0].layers["source"].xy.shape == (int((DRAWN_LABELS == 0).sum()), 2)
+    assert f.panels[0].layers["target"].xy.shape == (int((DRAWN_LABELS == 1).sum()), 2)
+    one = RunContext(drawn=DRAWN)
+    frames = _frames(params, ctx=one)
+    assert "same drawn points" in frames[0].caption
+    assert frames[-1].metrics["cost/exact OT"] == pytest.approx(0.0, abs=1e-12)
+    frames = _frames(replace(params, target="moons"), ctx=one)
+    assert "all 150 drawn points are the source" in frames[0].caption
+    for ctx in (RunContext(), RunContext(drawn=np.zeros((0, 2)))):
+        frames = _frames(params, ctx=ctx)
+        assert len(frames) == 1 and "Paint" in frames[0].caption
+
+
+def test_coinciding_points_stay_finite() -> None:
+    same = RunContext(drawn=np.ones((6, 2)))
+    frames = _frames(_params(dataset="drawn", target="drawn", iters_per_frame=5), ctx=same)
+    for f in frames:
+        _check(f)
+    assert "Every point coincides" in frames[0].caption
+    assert "converged" in frames[-1].title
+
+
+def test_dirichlet_weights() -> None:
+    params = _params(**SMALL, weights="dirichlet", concentration=0.3, method="exact")
+    pb = ot._problem(params, CTX)
+    assert pb.a.sum() == pytest.approx(1.0) and pb.a.std() > 1.0 / 120
+    frames = _frames(params)
+    assert "Dirichlet(α = 0.3) masses" in frames[0].caption
+    # unequal masses split: the exact plan is no longer a matching of 100 of the points
+    assert len(frames[-1].panels[0].layers["plan"].starts) > 120
+
+
+def test_deterministic_for_a_seed() -> None:
+    params = _params(**SMALL)
+    a, b = _frames(params, 5), _frames(params, 5)
+    for fa, fb in zip(a, b, strict=True):
+        assert (fa.title, fa.caption, dict(fa.metrics)) == (fb.title, fb.caption,
+                                                             dict(fb.metrics))
+        for (na, xa), (nb, xb) in zip(fa.arrays(), fb.arrays(), strict=True):
+            assert na == nb and np.array_equal(xa, xb)
+    c = _frames(replace(params, seed=1), 2)
+    assert not np.array_equal(c[1].panels[0].layers["source"].xy,
+                              a[1].panels[0].layers["source"].xy)
+
+
+def test_divergence_stops_with_a_message(monkeypatch) -> None:
+    class Broken(got.LogSinkhorn):
+        def run(self, steps, tol=got.TOL):
+            raise FloatingPointError("Sinkhorn produced a NaN or an infinity at iteration 3")
+
+    monkeypatch.setattr(ot, "LogSinkhorn", Broken)
+    gen = ot.run(_params(**SMALL, method="sinkhorn"), CTX)
+    try:
+        next(gen)
+        with pytest.raises(LabError, match="NaN"):
+            next(gen)
+    finally:
+        gen.close()
+
+
+@pytest.mark.parametrize("preset", [p.name for p in presets_for("ot")])
+def test_every_preset_runs(preset: str) -> None:
+    p = next(p for p in presets_for("ot") if p.name == preset)
+    params = p.params(ot.Params)
+    validate(params)
+    frames = _frames(params, 4)
+    assert frames
+    for f in frames:
+        _check(f)
