@@ -57,7 +57,12 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         self.theme = theme
         self.show_caption = show_caption
         self.plots: list[pg.PlotItem] = []
-        self._items: dict[tuple[int, str], LayerItem] = {}
+        self._pool: list[pg.PlotItem] = []  # every PlotItem made; the first len(plots) shown
+        self._axis_text: dict[tuple[int, str], tuple] = {}
+        # (panel, layer name, layer kind) -> item.  Items are hidden, never deleted: deleting
+        # pyqtgraph items that own text children (TextItem, LabelItem) crashed Qt in a later
+        # repaint with this binding.  Plots are pooled for the same reason.
+        self._items: dict[tuple[int, str, type], LayerItem] = {}
         self._limits: list[tuple] = []
         self._titles: list[tuple | None] = []
         self._text: tuple | None = None
@@ -80,6 +85,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         for plot in self.plots:
             self._style_plot(plot)
         self._titles = [None] * len(self.plots)
+        self._axis_text.clear()
         if self._frame is not None:
             frame, self._frame = self._frame, None
             self.show_frame(frame, force=True)
@@ -154,33 +160,41 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             self._wrap_caption()
 
     def _rebuild(self, n: int) -> None:
+        """Lay out n plots from the pool (plot p is always the same PlotItem)."""
         for item in self._items.values():
-            item.remove()
-        self._items.clear()
-        for obj in self.overlay:
-            if obj.scene() is not None:
-                obj.scene().removeItem(obj)
-        self.panel_row.clear()
-        self.plots = []
-        for i in range(n):
-            plot = self.panel_row.addPlot(row=0, col=i, viewBox=ToolViewBox())
+            item.set_visible(False)
+        for plot in self.plots:
+            self.panel_row.removeItem(plot)
+            plot.getViewBox().tool = None
+        while len(self._pool) < n:
+            plot = pg.PlotItem(viewBox=ToolViewBox())
             plot.setMenuEnabled(False)
             plot.hideButtons()
+            self._pool.append(plot)
+        self.plots = self._pool[:n]
+        for i, plot in enumerate(self.plots):
             self._style_plot(plot)
-            self.plots.append(plot)
+            plot.setTitle(None)
+            self.panel_row.addItem(plot, row=0, col=i)
+        self._axis_text.clear()
         self._limits = [None] * n
         self._titles = [None] * n
         if self.plots:
             self.plots[0].getViewBox().tool = self.tool
             for obj in self.overlay:
-                self.plots[0].addItem(obj)
+                if obj.scene() is None:
+                    self.plots[0].addItem(obj)
 
     def _show_panel(self, p: int, plot: pg.PlotItem, panel: Panel) -> None:
         th = self.theme
         for side, text in (("bottom", panel.xlabel), ("left", panel.ylabel)):
             axis = plot.getAxis(side)
-            if (axis.labelText or "") != html.escape(text):
-                axis.setLabel(html.escape(text) if text else None, color=th.foreground)
+            if self._axis_text.get((p, side)) != (text, th):
+                if text:
+                    axis.setLabel(html.escape(text), color=th.foreground)
+                else:
+                    axis.showLabel(False)
+                self._axis_text[(p, side)] = (text, th)
         vb = plot.getViewBox()
         limits = (panel.xlim, panel.ylim, panel.equal_aspect)
         if self._limits[p] != limits:
@@ -196,21 +210,24 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             else:
                 vb.enableAutoRange()
             self._limits[p] = limits
-        names = set(panel.layers)
-        for key in [k for k in self._items if k[0] == p and k[1] not in names]:
-            self._items.pop(key).remove()
+        keys = {(p, name, type(layer)) for name, layer in panel.layers.items()}
+        for key, item in self._items.items():
+            if key[0] == p and key not in keys and item.visible:
+                item.set_visible(False)
         for z, (name, layer) in enumerate(panel.layers.items()):
-            item = self._items.get((p, name))
-            if item is None or item.kind is not type(layer):
-                if item is not None:
-                    item.remove()
+            key = (p, name, type(layer))
+            item = self._items.get(key)
+            if item is None:
                 item = item_for(layer, plot, th)
                 if hasattr(item, "on_drag"):
                     item.on_drag = self.handle_dragged.emit
-                self._items[(p, name)] = item
+                self._items[key] = item
+            elif not item.visible:
+                item.set_visible(True)
             item.set_z(float(z))
             item.update(layer)
-        notes = [it.note for (q, _), it in self._items.items() if q == p and it.note]
+        notes = [it.note for (q, _, _), it in self._items.items()
+                 if q == p and it.visible and it.note]
         text = panel.title + (f" ({'; '.join(notes)})" if notes else "")
         if self._titles[p] != (text, th):
             plot.setTitle(html.escape(text), color=th.foreground, size=f"{th.font_pt:.1f}pt")

@@ -7,6 +7,8 @@ break the axis.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 
@@ -15,6 +17,11 @@ from genlab.ui.theme import LIGHT, Theme
 
 
 class MetricsView(pg.GraphicsLayoutWidget):
+    """Plots are pooled and curves reused, never deleted: deleting pyqtgraph items that own
+    text children (legend labels, titles) crashed Qt in a later repaint with this binding.
+    The series names are written, in their colours, into each plot's title instead of a
+    legend, so a new run only retitles and refills the plots it reuses."""
+
     def __init__(self, theme: Theme = LIGHT, parent=None) -> None:
         super().__init__(parent)
         self.theme = theme
@@ -23,15 +30,13 @@ class MetricsView(pg.GraphicsLayoutWidget):
         self.data: dict[str, tuple[list[float], list[float]]] = {}
         self.cursor: list[pg.InfiniteLine] = []
         self.log_groups: set[str] = set()
+        self._free: list[pg.PlotItem] = []  # pooled plots not in the layout
+        self._series: dict[str, list[str]] = {}  # group -> series names, in curve order
         self.setBackground(theme.background)
         self._dirty = False
 
     def apply_theme(self, theme: Theme) -> None:
-        """Restyle the existing plots in place.
-
-        Clearing and rebuilding the plots here let a pending repaint reach deleted items
-        (an intermittent segfault when the theme changed during a run).
-        """
+        """Restyle the plots in place."""
         self.theme = theme
         self.setBackground(theme.background)
         for group, plot in self.plots.items():
@@ -40,28 +45,37 @@ class MetricsView(pg.GraphicsLayoutWidget):
             line.setPen(pg.mkPen(theme.muted, width=1))
         for name, curve in self.curves.items():
             curve.setPen(self._pen(name))
-        for plot in self.plots.values():
-            legend = plot.legend
-            if legend is not None:
-                legend.setLabelTextColor(theme.foreground)
 
     def _style_plot(self, plot: pg.PlotItem, group: str) -> None:
         th = self.theme
-        plot.setTitle(group, color=th.foreground, size=f"{th.font_pt * 0.9:.0f}pt")
+        names = self._series.get(group, [])
+        if len(names) > 1 or (names and names[0]):
+            keys = " ".join(
+                f'<span style="color:{th.color(k)}">━&nbsp;{html.escape(n)}</span>'
+                for k, n in enumerate(names))
+            text = f"{html.escape(group)} &nbsp;{keys}"
+        else:
+            text = html.escape(group)
+        plot.setTitle(text, color=th.foreground, size=f"{th.font_pt * 0.9:.0f}pt")
         for side in ("left", "bottom"):
             ax = plot.getAxis(side)
             ax.setPen(pg.mkPen(th.muted))
             ax.setTextPen(pg.mkPen(th.foreground))
 
     def _pen(self, name: str):
-        group = name.partition("/")[0]
-        k = [n for n in self.curves if n.partition("/")[0] == group].index(name)
+        group, _, series = name.partition("/")
+        k = self._series[group].index(series)
         return pg.mkPen(self.theme.color(k), width=2 * self.theme.scale)
 
     def clear_all(self) -> None:
-        self.clear()
-        self.plots, self.curves, self.data, self.cursor = {}, {}, {}, []
-        self.log_groups = set()
+        for plot in self.plots.values():
+            for curve in plot.genlab_curves:
+                curve.setData([], [])
+                curve.setVisible(False)
+            self.removeItem(plot)
+            self._free.append(plot)
+        self.plots, self.curves, self.data = {}, {}, {}
+        self.cursor, self.log_groups, self._series = [], set(), {}
 
     def add_frame(self, frame: Frame) -> None:
         self.log_groups.update(frame.log_metrics)
@@ -69,25 +83,42 @@ class MetricsView(pg.GraphicsLayoutWidget):
             self._add(name, float(frame.step), value)
         self._dirty = True
 
+    def _plot_for(self, group: str) -> pg.PlotItem:
+        plot = self.plots.get(group)
+        if plot is not None:
+            return plot
+        if self._free:
+            plot = self._free.pop(0)
+        else:
+            plot = pg.PlotItem()
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.genlab_curves = []
+            plot.genlab_cursor = pg.InfiniteLine(angle=90)
+            plot.addItem(plot.genlab_cursor)
+        self.addItem(plot, row=0, col=len(self.plots))  # groups side by side
+        plot.setLogMode(x=False, y=group in self.log_groups)
+        plot.genlab_cursor.setPen(pg.mkPen(self.theme.muted, width=1))
+        plot.enableAutoRange()
+        self.cursor.append(plot.genlab_cursor)
+        self.plots[group] = plot
+        self._series[group] = []
+        return plot
+
     def _add(self, name: str, x: float, y: float) -> None:
         group, _, series = name.partition("/")
         if name not in self.curves:
-            plot = self.plots.get(group)
-            if plot is None:
-                plot = self.addPlot(row=0, col=len(self.plots))  # groups side by side
-                self._style_plot(plot, group)
-                plot.addLegend(offset=(-5, 5), labelTextColor=self.theme.foreground)
-                plot.showGrid(x=True, y=True, alpha=0.2)
-                if group in self.log_groups:
-                    plot.setLogMode(x=False, y=True)
-                line = pg.InfiniteLine(angle=90, pen=pg.mkPen(self.theme.muted, width=1))
-                plot.addItem(line)
-                self.cursor.append(line)
-                self.plots[group] = plot
-            k = sum(1 for n in self.curves if n.partition("/")[0] == group)
-            color = self.theme.color(k)
-            self.curves[name] = plot.plot([], [], pen=pg.mkPen(color, width=2 * self.theme.scale),
-                                          name=series or group)
+            plot = self._plot_for(group)
+            k = len(self._series[group])
+            self._series[group].append(series)
+            if k < len(plot.genlab_curves):
+                curve = plot.genlab_curves[k]
+                curve.setVisible(True)
+            else:
+                curve = plot.plot([], [])
+                plot.genlab_curves.append(curve)
+            self.curves[name] = curve
+            curve.setPen(self._pen(name))
+            self._style_plot(plot, group)
             self._dirty = True
             self.data[name] = ([], [])
         xs, ys = self.data[name]

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import shiboken6
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from genlab.ui.worker import RunThread
@@ -14,7 +15,8 @@ def scratch_settings(tmp_path, monkeypatch):
 def no_thread_left_running(qapp):
     yield
     qapp.processEvents()
-    running = [t for t in list(RunThread.instances) if t.isRunning()]
+    # A thread already deleted by Qt (deleteLater) may still have its Python wrapper here.
+    running = [t for t in list(RunThread.instances) if shiboken6.isValid(t) and t.isRunning()]
     for t in running:
         t.cancel()
         t.wait(2000)
@@ -50,7 +52,10 @@ def wait_frames(qtbot, win, n, timeout=20000):
 
 def drag_on_canvas(canvas, points, panel=0):
     """Press at points[0], move through the others (several moves each, as a hand makes),
-    release at the last: data coordinates of ``canvas.plots[panel]``."""
+    release at the last: data coordinates of ``canvas.plots[panel]``.
+
+    Moves are spaced 15 ms apart: pyqtgraph drops move events that come faster than its
+    rate limit, and a drag that starts with a short first move would never begin."""
     view = canvas.viewport()
     vb = canvas.plots[panel].getViewBox()
 
@@ -71,6 +76,7 @@ def drag_on_canvas(canvas, points, panel=0):
     prev = points[0]
     for x, y in points[1:]:
         for t in np.linspace(0.25, 1, 4):
+            QtCore.QThread.msleep(15)
             send(QtCore.QEvent.Type.MouseMove, pixel(x * t + prev[0] * (1 - t),
                                                      y * t + prev[1] * (1 - t)), nobtn, left)
         prev = (x, y)

@@ -28,6 +28,7 @@ class LayerItem:
         self.theme = theme
         self.z = 0.0
         self.note = ""  # e.g. "showing 30,000 of 100,000 points", added to the panel title
+        self.visible = True
         self._items: list[pg.GraphicsObject] = []
 
     def add(self, item: pg.GraphicsObject) -> pg.GraphicsObject:
@@ -40,6 +41,13 @@ class LayerItem:
         self.z = z
         for it in self._items:
             it.setZValue(z)
+
+    def set_visible(self, visible: bool) -> None:
+        """Hide a layer absent from the frame (kept for reuse; ``update`` re-hides any of
+        its sub-items it does not need when it is shown again)."""
+        self.visible = visible
+        for it in self._items:
+            it.setVisible(visible)
 
     def update(self, layer: Any) -> None:
         raise NotImplementedError
