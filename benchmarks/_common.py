@@ -17,6 +17,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "latency": ("benchmarks.latency", "GUI event-loop latency while torch trains in a RunThread"),
     "launch": ("benchmarks.launch", "launch to the first drawn frame (subprocess)"),
     "em": ("benchmarks.em", "EM time per iteration vs scikit-learn's GaussianMixture"),
+    "ot": ("benchmarks.ot", "exact OT and Sinkhorn vs POT at n = m = 2000"),
+    "flow": ("benchmarks.flow", "RealNVP / planar flow training steps per second"),
 }
 
 

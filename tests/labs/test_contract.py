@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from genlab.labs import LABS, RunContext
-from genlab.labs.frame import Frame, Layer
+from genlab.labs.frame import Frame, Handles, Layer
 from genlab.labs.params import param_fields, validate
 from genlab.labs.presets import presets_for
 
@@ -63,7 +63,7 @@ def _same(a: Frame, b: Frame) -> bool:
 
 
 def test_registry_has_the_labs():
-    assert {"sampling", "em"} <= set(LABS)
+    assert {"sampling", "em", "ot", "flow", "divergence"} <= set(LABS)
     for name, lab in LABS.items():
         assert lab.name == name and lab.title and lab.description
         assert presets_for(name), f"lab {name} ships no preset"
@@ -93,6 +93,17 @@ def test_frames_numpy_only_and_deterministic(name):
     assert all(_same(x, y) for x, y in zip(a, b, strict=True)), "same seed, different frames"
 
 
+def _check_handles(frame: Frame, params_cls: type) -> None:
+    """Every handle is bound to a numeric field of the lab (or to nothing on that axis)."""
+    numeric = {f.name for f in param_fields(params_cls)
+               if f.type in (int, float) and f.spec.lo is not None}
+    for panel in frame.panels:
+        for layer in panel.layers.values():
+            if isinstance(layer, Handles):
+                for name in (*layer.x_params, *layer.y_params):
+                    assert name is None or name in numeric, f"handle bound to '{name}'"
+
+
 @pytest.mark.parametrize("lab_name,preset", PRESETS)
 def test_every_preset_runs(lab_name, preset):
     lab = LABS[lab_name]
@@ -103,6 +114,7 @@ def test_every_preset_runs(lab_name, preset):
     assert frames
     for f in frames:
         _check_numpy_only(f)
+        _check_handles(f, lab.params)
 
 
 @pytest.mark.parametrize("name", LAB_NAMES)

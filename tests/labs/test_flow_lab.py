@@ -1,0 +1,409 @@
+"""The flow lab (genlab.labs.flow): views, live changes, training, 1D mode, bad inputs."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from genlab.labs import flow
+from genlab.labs.base import LabError, RunContext
+from genlab.labs.frame import Curve, Frame, Heatmap, Histogram, Paths, Points, Segments
+from genlab.labs.params import replace, validate
+from genlab.labs.presets import presets_for
+
+torch = pytest.importorskip("torch")
+
+DRAWN = np.random.default_rng(1).normal(size=(150, 2)) * [1.5, 0.6] + [0.5, -0.5]
+CTX = RunContext(drawn=DRAWN, device="cpu")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # as the app's worker does; a second torch thread spin-waits on a busy 2-core machine
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _frames(params: flow.Params, n: int | None = None, ctx: RunContext = CTX) -> list[Frame]:
+    gen = flow.run(params, ctx)
+    try:
+        return list(gen if n is None else itertools.islice(gen, n))
+    finally:
+        gen.close()
+
+
+def _check(f: Frame) -> None:
+    assert f.caption.strip() and f.title
+    assert f.first_nonfinite() is None, (f.title, f.first_nonfinite())
+    assert f.nbytes < 1_000_000
+
+
+def _nll(f: Frame, which: str = "train") -> float:
+    return f.metrics[f"NLL/{which}"]
+
+
+# ------------------------------------------------------------------------------ 2D
+
+
+def test_default_density_view() -> None:
+    params = flow.Params()
+    validate(params)
+    frames = _frames(params, 3)
+    for i, f in enumerate(frames):
+        _check(f)
+        assert f.step == i
+        assert f.title == f"RealNVP · moons · step {5 * i} / {params.steps}"
+        assert f.total == 1 + params.steps // params.steps_per_frame
+        assert set(f.metrics) == {"NLL/train", "NLL/held-out"}
+        titles = [p.title for p in f.panels]
+        assert titles[1] == "learned density p(x)" and titles[2].startswith("1000 samples")
+        assert len({(p.xlim, p.ylim) for p in f.panels}) == 1  # one fixed plane
+        heat = f.panels[1].layers["p(x)"]
+        assert isinstance(heat, Heatmap) and heat.values.shape == (flow.GRID, flow.GRID)
+        assert heat.extent == (*f.panels[1].xlim, *f.panels[1].ylim)
+        data = f.panels[0].layers
+        assert len(data["training points"].xy) == 1500 and len(data["held-out points"].xy) == 400
+    f0 = frames[0]
+    assert f0.caption.startswith("Start: a RealNVP of 8 affine couplings")
+    assert "1600 training and 400 held-out points" in f0.caption
+    assert "log p(x) = log N(F(x); 0, I) + log|det ∂F/∂x|" in f0.caption
+    assert frames[1].caption.startswith("Step 5:")
+    # the density is a density: it integrates to about 1 over the panel (the moons lie inside)
+    heat = f0.panels[1].layers["p(x)"]
+    x0, x1, y0, y1 = heat.extent
+    mass = heat.values.sum() * (x1 - x0) * (y1 - y0) / flow.GRID**2
+    assert 0.9 < mass < 1.01
+
+
+def test_training_lowers_both_nlls_and_moves_the_samples() -> None:
+    frames = _frames(flow.Params(), 61)  # 300 Adam steps
+    for f in frames[::10]:
+        _check(f)
+    first, last = frames[0], frames[-1]
+    assert _nll(last) < _nll(first) - 0.8
+    assert _nll(last, "held-out") < _nll(first, "held-out") - 0.8
+    s0 = first.panels[2].layers["samples"].xy
+    s1 = last.panels[2].layers["samples"].xy
+    assert s0.shape == s1.shape == (flow.N_SAMPLES, 2) and not np.allclose(s0, s1)
+    # the trained samples lie closer to the data than the untrained ones
+    data = np.concatenate([first.panels[0].layers[k].xy for k in ("training points",
+                                                                  "held-out points")])
+
+    def mean_gap(s: np.ndarray) -> float:
+        d = np.linalg.norm(s[:, None, :] - data[None, :, :], axis=-1)
+        return float(d.min(axis=1).mean())
+
+    assert mean_gap(s1) < 0.6 * mean_gap(s0)
+
+
+def test_warp_view_layer_by_layer() -> None:
+    params = replace(flow.Params(), view="warp", layer=0)
+    gen = flow.run(params, CTX)
+    try:
+        f0 = next(gen)
+        _check(f0)
+        fwd, inv = f0.panels
+        assert fwd.title == "data → latent: x̃ after 0 of 8 layers"
+        assert inv.title == "latent → data: z after 0 of 8 inverse layers"
+        grid = fwd.layers["data grid"]
+        lines = inv.layers["latent grid"]
+        assert isinstance(grid, Paths) and grid.xy.shape == (flow.LINE_POINTS,
+                                                             2 * flow.GRID_LINES, 2)
+        # layer 0: straight lines; horizontal lines have constant y, vertical constant x
+        for paths in (grid, lines):
+            xy = paths.xy
+            assert np.ptp(xy[:, :flow.GRID_LINES, 1], axis=0).max() < 1e-12
+            assert np.ptp(xy[:, flow.GRID_LINES:, 0], axis=0).max() < 1e-12
+        np.testing.assert_allclose([lines.xy[..., 0].min(), lines.xy[..., 0].max()],
+                                   [-flow.LATENT_LIM, flow.LATENT_LIM])
+        assert "at the start" in f0.caption
+        samples0 = inv.layers["samples"].xy
+        # slide the layer to the end: the data reach the latent plane, the samples the data
+        f1 = gen.send(replace(params, layer=8))
+        assert f1.step == 1 and "step 5" in f1.title  # a live change: training went on
+        assert f1.panels[0].title.endswith("after 8 of 8 layers")
+        assert "after all of them" in f1.caption
+        assert not np.allclose(f1.panels[1].layers["samples"].xy, samples0)
+        bent = f1.panels[0].layers["data grid"].xy
+        assert np.ptp(bent[:, :flow.GRID_LINES, 1], axis=0).max() > 1e-3
+        # a layer beyond the model's is clipped to its number of layers
+        f2 = gen.send(replace(params, layer=30))
+        assert f2.panels[0].title.endswith("after 8 of 8 layers")
+        f3 = gen.send(replace(params, layer=3))
+        assert f3.panels[1].title == "latent → data: z after 3 of 8 inverse layers"
+        assert f3.panels[0].layers["data"].labels is not None  # coloured by class
+        # and back to the density view, still the same run
+        f4 = gen.send(replace(params, view="density"))
+        assert len(f4.panels) == 3 and f4.step == 4 and "step 20" in f4.title
+    finally:
+        gen.close()
+
+
+def test_warp_points_are_the_flow_of_the_standardised_data() -> None:
+    """After all layers the forward panel holds F(x̃) with a mean near 0 once trained."""
+    params = replace(flow.Params(), view="warp", layer=8)
+    frames = _frames(params, 61)
+    pts = frames[-1].panels[0].layers["data"].xy
+    assert np.abs(pts.mean(axis=0)).max() < 0.3
+    assert 0.6 < pts.std() < 1.4
+
+
+def test_log_det_view_splits_log_p() -> None:
+    params = replace(flow.Params(), view="log-det")
+    f = _frames(params, 11)[-1]
+    _check(f)
+    names = [p.title for p in f.panels]
+    assert names == ["log N(F(x); 0, I)", "log|det ∂F/∂x|", "log p(x)"]
+    base, ld, logp = (p.layers[n].values for p, n in zip(f.panels, names, strict=True))
+    # where none is clipped, log p = log N(F(x)) + log|det|
+    keep = (base > base.min()) & (logp > logp.min()) & (ld > ld.min())
+    assert keep.sum() > 500
+    np.testing.assert_allclose(logp[keep], base[keep] + ld[keep], atol=1e-9)
+    assert logp.max() - logp.min() == pytest.approx(flow.LOG_RANGE)
+
+
+def test_planar_model() -> None:
+    params = replace(flow.Params(), model="planar", n_layers=6, view="warp", layer=6)
+    frames = _frames(params, 4)
+    for f in frames:
+        _check(f)
+        assert f.title.startswith("Planar flow · moons")
+    assert "6 planar layers" in frames[0].caption
+    assert frames[-1].panels[1].title == "latent → data: z after 6 of 6 inverse layers"
+
+
+def test_run_ends_after_steps_and_steps_is_live() -> None:
+    params = replace(flow.Params(), steps=10, steps_per_frame=5)
+    frames = _frames(params)
+    assert [f.step for f in frames] == [0, 1, 2]
+    assert frames[-1].caption.startswith("Done: 10 Adam steps")
+    assert all(f.total == 3 for f in frames)
+    gen = flow.run(params, CTX)
+    try:
+        next(gen)
+        next(gen)
+        f = gen.send(replace(params, steps=20, steps_per_frame=10))  # train on, faster
+        assert "step 15 / 20" in f.title and f.total == 4
+        assert "step 20 / 20" in next(gen).title
+        with pytest.raises(StopIteration):
+            next(gen)
+    finally:
+        gen.close()
+
+
+def test_live_learning_rate_reaches_adam(monkeypatch) -> None:
+    from genlab.engine import flows
+
+    seen = []
+    original = flows.MLETrainer.step
+
+    def spy(self, k=1):
+        seen.append((self.lr, self.batch_size))
+        return original(self, k)
+
+    monkeypatch.setattr(flows.MLETrainer, "step", spy)
+    params = flow.Params()
+    gen = flow.run(params, CTX)
+    try:
+        next(gen)
+        gen.send(replace(params, lr=1e-3, batch_size=64))
+        gen.send(None)
+        gen.send(replace(params, lr=1e-2, n_layers=3))  # n_layers is not live: ignored
+    finally:
+        gen.close()
+    assert seen == [(1e-3, 64), (1e-3, 64), (1e-2, 256)]
+
+
+def test_held_out_fraction_zero() -> None:
+    params = replace(flow.Params(), held_out=0.0)
+    f = _frames(params, 2)[-1]
+    _check(f)
+    assert set(f.metrics) == {"NLL/train"}
+    assert "held-out points" not in f.panels[0].layers
+    assert "held-out" not in f.caption.split("Mean NLL")[1]
+
+
+def test_drawn_data_are_used_as_they_are() -> None:
+    params = replace(flow.Params(), dataset="drawn", n_layers=4, hidden=16)
+    f = _frames(params, 2)[0]
+    shown = np.concatenate([f.panels[0].layers[k].xy for k in ("training points",
+                                                               "held-out points")])
+    assert len(shown) == len(DRAWN)
+    np.testing.assert_array_equal(np.sort(shown, axis=0), np.sort(DRAWN, axis=0))
+
+
+def test_bad_inputs_get_a_message() -> None:
+    params = replace(flow.Params(), dataset="drawn")
+    few = RunContext(drawn=np.eye(2).repeat(20, axis=0), device="cpu")  # 2 distinct points
+    # 6 distinct points, all of them in the held-out split: the training points coincide
+    held_out = 0.1
+    pts = np.zeros((60, 2))
+    _, held = flow._split(len(pts), held_out, params.seed)
+    pts[held] = np.random.default_rng(0).normal(size=(len(held), 2))
+    cases = [(params, RunContext(device="cpu"), "Paint"),
+             (params, few, "at least 5 distinct points"),
+             (replace(params, held_out=held_out), RunContext(drawn=pts, device="cpu"),
+              "coincide")]
+    for p, ctx, expected in cases:
+        frames = _frames(p, ctx=ctx)
+        assert len(frames) == 1, expected
+        _check(frames[0])
+        assert expected in frames[0].caption
+
+
+def test_divergence_stops_with_a_lab_error(monkeypatch) -> None:
+    from genlab.engine import flows
+
+    calls = {"n": 0}
+    original = flows.MLETrainer.step
+
+    def flaky(self, k=1):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            return np.array([1.0, np.nan])
+        return original(self, k)
+
+    monkeypatch.setattr(flows.MLETrainer, "step", flaky)
+    gen = flow.run(replace(flow.Params(), lr=0.05), CTX)
+    frames = []
+    with pytest.raises(LabError, match="diverged at step 12.*lower the learning rate"):
+        for f in gen:
+            frames.append(f)
+    assert len(frames) == 3  # the last good frame was yielded before the error
+    for f in frames:
+        _check(f)
+
+
+def test_watch_catches_a_rising_loss() -> None:
+    w = flow._Watch()
+    w.check(np.zeros(3), 2.0, 10, 1e-2)
+    w.check(np.zeros(3), 2.0 + flow.DIVERGED_RISE - 0.1, 20, 1e-2)
+    with pytest.raises(LabError, match="rose from 2.00 to 12.50"):
+        w.check(np.zeros(3), 12.5, 30, 1e-2)
+    with pytest.raises(LabError, match="NaN"):
+        flow._Watch().check(np.array([np.inf]), 1.0, 1, 1e-2)
+
+
+def test_large_data_frames_stay_small_and_quick() -> None:
+    import time
+
+    params = replace(flow.Params(), n_points=20_000)
+    for view in flow.VIEWS:
+        gen = flow.run(replace(params, view=view), CTX)
+        try:
+            next(gen)
+            t0 = time.perf_counter()
+            frames = [next(gen) for _ in range(3)]
+            per_frame = (time.perf_counter() - t0) / 3
+        finally:
+            gen.close()
+        for f in frames:
+            _check(f)
+            assert f.nbytes < 400_000, (view, f.nbytes)
+        assert per_frame < 1.0, (view, per_frame)  # ~30-50 ms on an idle core
+
+
+# ------------------------------------------------------------------------------ 1D
+
+
+def test_1d_view() -> None:
+    params = replace(flow.Params(), dimension="1d", lr=0.02)
+    frames = _frames(params, 41)
+    for f in frames[::10]:
+        _check(f)
+        assert f.title.startswith("1D flow · two bumps · step")
+        base, fmap, dens = f.panels
+        assert isinstance(base.layers["N(0, 1)"], Curve)
+        assert isinstance(base.layers["g(xᵢ)"], Histogram)
+        curve = fmap.layers["x = f(z)"]
+        assert np.all(np.diff(curve.y) > 0)  # the map is increasing
+        p = dens.layers["p(x)"]
+        mass = np.trapezoid(p.y, p.x)
+        assert mass == pytest.approx(1.0, abs=0.02)
+        slices = dens.layers["slices"]
+        assert isinstance(slices, Segments) and len(slices.starts) == len(flow.QUANTILES)
+        # the slice lines stand at x = f(z_q): on the map's curve
+        xq = slices.starts[:, 0]
+        zq = fmap.layers["slices"].starts[:len(xq), 0]
+        np.testing.assert_allclose(np.interp(zq, curve.x, curve.y), xq, atol=0.05)
+    assert "p(x) = N(f⁻¹(x)) |df⁻¹/dx|" in frames[0].caption
+    assert frames[0].caption.startswith("Start")
+    assert _nll(frames[-1]) < _nll(frames[0]) - 0.3
+    assert _nll(frames[-1], "held-out") < _nll(frames[0], "held-out") - 0.3
+    # the start curves stay put while the map moves
+    first, last = frames[0].panels[1].layers, frames[-1].panels[1].layers
+    np.testing.assert_array_equal(first["start"].y, last["start"].y)
+    assert not np.allclose(first["x = f(z)"].y, last["x = f(z)"].y)
+    # the pulled-back data look more like N(0, 1) after training
+    hist0, hist1 = (f.panels[0].layers["g(xᵢ)"] for f in (frames[0], frames[-1]))
+    mid = 0.5 * (hist0.edges[1:] + hist0.edges[:-1])
+    normal = np.exp(-0.5 * mid**2) / np.sqrt(2 * np.pi)
+    width = np.diff(hist0.edges)
+    tv0 = 0.5 * np.sum(np.abs(hist0.heights - normal) * width)
+    tv1 = 0.5 * np.sum(np.abs(hist1.heights - normal) * width)
+    assert tv1 < tv0
+
+
+@pytest.mark.parametrize("data_1d", flow.DATASETS_1D)
+def test_1d_datasets_run(data_1d) -> None:
+    from genlab.engine.flows_1d import DATASETS_1D
+
+    assert flow.DATASETS_1D == DATASETS_1D
+    params = replace(flow.Params(), dimension="1d", data_1d=data_1d, lr=0.02)
+    frames = _frames(params, 3)
+    for f in frames:
+        _check(f)
+        assert isinstance(f.panels[2].layers["data"], Histogram)
+        assert isinstance(f.panels[2].layers["true density"], Curve)
+
+
+# ------------------------------------------------------------------------------ shared
+
+
+@pytest.mark.parametrize("overrides", [{}, {"dimension": "1d"}, {"view": "warp"},
+                                       {"model": "planar", "n_layers": 4}])
+def test_deterministic_for_a_seed(overrides) -> None:
+    params = replace(flow.Params(), **overrides)
+    a, b = _frames(params, 4), _frames(params, 4)
+    for fa, fb in zip(a, b, strict=True):
+        assert (fa.title, fa.caption, dict(fa.metrics)) == (fb.title, fb.caption,
+                                                             dict(fb.metrics))
+        for (na, xa), (nb, xb) in zip(fa.arrays(), fb.arrays(), strict=True):
+            assert na == nb and np.array_equal(xa, xb)
+    c = _frames(replace(params, seed=3), 2)
+    assert dict(c[1].metrics) != dict(a[1].metrics)  # another seed, another run
+
+
+@pytest.mark.parametrize("preset", [p.name for p in presets_for("flow")])
+def test_every_preset_runs(preset: str) -> None:
+    p = next(p for p in presets_for("flow") if p.name == preset)
+    params = p.params(flow.Params)
+    validate(params)
+    assert p.description
+    frames = _frames(params, 3)
+    assert len(frames) == 3
+    for f in frames:
+        _check(f)
+        assert "NLL/train" in f.metrics
+    if params.dimension == "2d":
+        n_panels = {"density": 3, "warp": 2, "log-det": 3}[params.view]
+        assert len(frames[0].panels) == n_panels
+        assert params.layer <= params.n_layers
+    else:
+        assert len(frames[0].panels) == 3
+
+
+def test_first_preset_is_the_default_demo() -> None:
+    assert presets_for("flow")[0].params(flow.Params) == flow.Params()
+
+
+def test_points_layers_are_numpy() -> None:
+    f = _frames(flow.Params(), 1)[0]
+    for panel in f.panels:
+        for layer in panel.layers.values():
+            if isinstance(layer, Points):
+                assert isinstance(layer.xy, np.ndarray) and layer.xy.dtype == np.float64
