@@ -172,6 +172,9 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             plot.hideButtons()
             self._pool.append(plot)
         self.plots = self._pool[:n]
+        grid = self.panel_row.layout
+        for i in range(max(len(self._pool), grid.columnCount())):
+            grid.setColumnStretchFactor(i, 1 if i < n else 0)  # equal widths, not by title
         for i, plot in enumerate(self.plots):
             self._style_plot(plot)
             plot.setTitle(None)
@@ -231,6 +234,9 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         text = panel.title + (f" ({'; '.join(notes)})" if notes else "")
         if self._titles[p] != (text, th):
             plot.setTitle(html.escape(text), color=th.foreground, size=f"{th.font_pt:.1f}pt")
+            # A long title must not widen its column: panels side by side share the width
+            # equally, so equal-aspect panels show the same scale.
+            plot.titleLabel.setMinimumWidth(0)
             self._titles[p] = (text, th)
 
     def grab_image(self) -> QtGui.QImage:
