@@ -200,7 +200,7 @@ def _metrics(target: dv.Mixture, fits: dict[str, dv.GaussianFit]) -> dict[str, f
     divs = dict(zip(DIRECTIONS, found, strict=True))
     for attr, name in names.items():
         for d in DIRECTIONS:
-            out[f"{name}/{d} fit"] = getattr(divs[d], attr)
+            out[f"{name}/{d}"] = getattr(divs[d], attr)
     return out
 
 
@@ -458,7 +458,7 @@ def run(params: Params, ctx: RunContext) -> FrameGenerator:
                    f"likelihood), must cover every mode: {_describe(fw)}. Reverse KL(q‖p) = "
                    f"E_q[log q − log p], fitted on {sample_text} scored by log p, is punished "
                    f"wherever p is small: {_describe(rv)}, "
-                   f"{_where(target, rv, metrics['KL(q‖p)/reverse fit'])}.")
+                   f"{_where(target, rv, metrics['KL(q‖p)/reverse'])}.")
         notes = []
         if moved:
             notes.append("The target moved: both fits go on from where they are.")

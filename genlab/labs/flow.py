@@ -280,7 +280,7 @@ def _panels_density(p: Params, g: _Plane, model: Any, step: int) -> tuple[tuple[
         Panel(data, title="data (held-out in the second colour)", **lims),
         Panel({"p(x)": Heatmap(dens, g.extent)}, title="learned density p(x)", **lims),
         Panel({"samples": Points(samples, size=0.7, series=2)},
-              title=f"{N_SAMPLES} samples x = F⁻¹(z), z ~ N(0, I)", **lims),
+              title=f"{N_SAMPLES} samples F⁻¹(z), z ~ N(0, I)", **lims),
     )
     caption = ("log p(x) = log N(F(x); 0, I) + log|det ∂F/∂x|: Adam lowers the mean −log p on "
                "minibatches; the samples are the same latent draws z pushed through F⁻¹, so "

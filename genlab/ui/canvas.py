@@ -43,6 +43,20 @@ class ToolViewBox(pg.ViewBox):
         self.tool(kind, p.x(), p.y(), ev)
 
 
+def title_takes_no_width(label: pg.LabelItem) -> None:
+    """A panel title must not widen its column (LabelItem asks for its text's width each
+    time its text is set): side-by-side panels then share the width equally and show the
+    same scale, and a long title cannot push the last panel out of the window."""
+    update_min = label.updateMin
+
+    def update_min_height_only() -> None:
+        update_min()
+        label.setMinimumWidth(0)
+        label.setPreferredWidth(1)  # a set size overrides the size hint
+
+    label.updateMin = update_min_height_only
+
+
 class FrameCanvas(pg.GraphicsLayoutWidget):
     """Shows one Frame at a time, keeping a graphics item per (panel, layer name).
 
@@ -170,6 +184,8 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             plot = pg.PlotItem(viewBox=ToolViewBox())
             plot.setMenuEnabled(False)
             plot.hideButtons()
+            title_takes_no_width(plot.titleLabel)
+            plot.setPreferredWidth(1)  # columns share the width by stretch, not by content
             self._pool.append(plot)
         self.plots = self._pool[:n]
         grid = self.panel_row.layout
@@ -234,9 +250,6 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         text = panel.title + (f" ({'; '.join(notes)})" if notes else "")
         if self._titles[p] != (text, th):
             plot.setTitle(html.escape(text), color=th.foreground, size=f"{th.font_pt:.1f}pt")
-            # A long title must not widen its column: panels side by side share the width
-            # equally, so equal-aspect panels show the same scale.
-            plot.titleLabel.setMinimumWidth(0)
             self._titles[p] = (text, th)
 
     def grab_image(self) -> QtGui.QImage:

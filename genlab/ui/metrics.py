@@ -13,6 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 
 from genlab.labs.frame import Frame
+from genlab.ui.canvas import title_takes_no_width
 from genlab.ui.theme import LIGHT, Theme
 
 
@@ -91,6 +92,8 @@ class MetricsView(pg.GraphicsLayoutWidget):
             plot = self._free.pop(0)
         else:
             plot = pg.PlotItem()
+            title_takes_no_width(plot.titleLabel)  # legends in titles must not widen plots
+            plot.setPreferredWidth(1)
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.genlab_curves = []
             plot.genlab_cursor = pg.InfiniteLine(angle=90)
