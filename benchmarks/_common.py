@@ -62,6 +62,16 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]],
     sys.stdout.flush()
 
 
+def best_of(fn, repeats: int) -> tuple[float, object]:
+    """(the shortest of ``repeats`` timed calls of fn, in seconds; the last call's result)."""
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:.1f}"
 

@@ -11,12 +11,11 @@ n.  Ours is ``run_em`` with the same n.  Each is timed several times; the best c
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
 
-from benchmarks._common import headline, ms, table
+from benchmarks._common import best_of, headline, ms, table
 
 N = 100_000
 K = 8
@@ -35,15 +34,6 @@ def make_data(n: int = N, k: int = K, seed: int = 0) -> np.ndarray:
     labels = rng.integers(0, k, n)
     z = rng.standard_normal((n, 2))
     return centres[labels] + np.einsum("nij,nj->ni", chol[labels], z)
-
-
-def _best(fn, repeats: int) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def run() -> None:
@@ -72,8 +62,8 @@ def run() -> None:
 
     ours()  # warm-up (first-call allocations, BLAS start-up)
     theirs()
-    t_ours, states = _best(ours, REPEATS)
-    t_sk, g = _best(theirs, REPEATS)
+    t_ours, states = best_of(ours, REPEATS)
+    t_sk, g = best_of(theirs, REPEATS)
     last = states[-1]
     d_means = float(np.abs(last.means - g.means_).max())
     d_ll = abs(last.log_likelihood - float(g.score(x)))  # both: mean log p(x) at the end

@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from benchmarks._common import headline, ms, table
+from benchmarks._common import best_of, headline, ms, table
 
 N = 2000
 EPS_REL = 0.05
@@ -33,15 +33,6 @@ SMALL_ITERS = 20
 TOL = 1e-9
 REPEATS = 2
 EMD_ITERS = 50_000_000
-
-
-def _best(fn, repeats: int) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def _pot_sinkhorn(ot, a, b, c, eps, method: str, iters: int, thr: float):
@@ -70,8 +61,8 @@ def run() -> None:
 
     # ---------------------------------------------------------------- exact
     got.coupling(x[:50], y[:50], "exact")  # warm-up (imports, first-call allocations)
-    t_ours, p_ours = _best(lambda: got.coupling(x, y, "exact"), REPEATS)
-    t_pot, p_pot = _best(lambda: ot.emd(a, b, m_pot, numItermax=EMD_ITERS), REPEATS)
+    t_ours, p_ours = best_of(lambda: got.coupling(x, y, "exact"), REPEATS)
+    t_pot, p_pot = best_of(lambda: ot.emd(a, b, m_pot, numItermax=EMD_ITERS), REPEATS)
     d_cost = abs(got.transport_cost(p_ours, c) - got.transport_cost(p_pot, c))
     ratio_exact = t_ours / t_pot
     table(f"ot: exact OT, n = m = {N}, best of {REPEATS}",
