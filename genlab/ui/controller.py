@@ -167,8 +167,8 @@ class RunController(QtCore.QObject):
         thread = self.sender()
         if isinstance(thread, RunThread):
             thread.ack()
-        if generation != self.generation:
-            return
+        if generation != self.generation or self._run_over == "stopped":
+            return  # a superseded run, or frames already queued when the user stopped
         follow = self.view >= len(self.timeline) - 1
         self.timeline.append(frame)
         self.frame_added.emit(frame)
