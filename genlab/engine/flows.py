@@ -62,6 +62,8 @@ import torch
 from numpy.typing import ArrayLike
 from torch import Tensor, nn
 
+from genlab.engine.optim import LiveLearningRate
+
 __all__ = ["SCALE_BOUND", "FlowBase", "MLETrainer", "PlanarFlow", "RealNVP", "flow_parameters",
            "solve_monotone"]
 
@@ -372,7 +374,7 @@ def _adam(model: nn.Module, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(model.parameters(), lr=lr)
 
 
-class MLETrainer:
+class MLETrainer(LiveLearningRate):
     """Adam on minibatches of the negative log-likelihood −(1/B) Σ log p(x_i).
 
     model: any flow here (2D or 1D); x: the training points (n, 2) or (n,); lr, batch_size
@@ -390,19 +392,8 @@ class MLETrainer:
         self.batch_size = int(batch_size)
         self.generator = torch.Generator().manual_seed(int(seed))
         self.optimizer = _adam(model, float(lr))
-        self._lr = float(lr)
         self.max_grad_norm = max_grad_norm
         self.n_steps_ = 0
-
-    @property
-    def lr(self) -> float:
-        return self._lr
-
-    @lr.setter
-    def lr(self, value: float) -> None:
-        self._lr = float(value)
-        for group in self.optimizer.param_groups:
-            group["lr"] = self._lr
 
     def step(self, k: int = 1) -> np.ndarray:
         """Up to k Adam steps; the batch losses (mean NLL per point), at most k of them."""

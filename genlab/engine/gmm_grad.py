@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from genlab.engine.gmm import GMMState
+from genlab.engine.optim import LiveLearningRate
 
 __all__ = ["GradientGMM"]
 
@@ -47,7 +48,7 @@ def _initial_cholesky(covariances: np.ndarray, reg_covar: float) -> np.ndarray:
     return out
 
 
-class GradientGMM:
+class GradientGMM(LiveLearningRate):
     """A Gaussian mixture fitted by full-batch Adam on the mean log-likelihood.
 
     x: (n, 2) data; weights (K,), means (K, 2), covariances (K, 2, 2): the starting point
@@ -90,23 +91,9 @@ class GradientGMM:
         self.log_diag = t(np.log(np.stack([chol[:, 0, 0], chol[:, 1, 1]], axis=1)))
         self.log_diag.requires_grad_(True)
         self.offdiag = t(chol[:, 1, 0].copy()).requires_grad_(True)
-        self._lr = float(lr)
         self.optimizer = torch.optim.Adam(
-            [self.logits, self.means, self.log_diag, self.offdiag], lr=self._lr)
+            [self.logits, self.means, self.log_diag, self.offdiag], lr=float(lr))
         self.n_steps_ = 0
-
-    # -------------------------------------------------------------------------- parameters
-
-    @property
-    def lr(self) -> float:
-        """Adam's step size; setting it takes effect at the next step."""
-        return self._lr
-
-    @lr.setter
-    def lr(self, value: float) -> None:
-        self._lr = float(value)
-        for group in self.optimizer.param_groups:
-            group["lr"] = self._lr
 
     def _covariance_entries(self) -> tuple[Any, Any, Any]:
         """(a, b, c) (K,) each with Sigma_k = [[a, b], [b, c]] = L L^T + reg I."""

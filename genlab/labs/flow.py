@@ -135,6 +135,20 @@ class Params:
 _LIVE = ("lr", "batch_size", "steps", "steps_per_frame", "view", "layer")
 
 
+def _total(p: Params, frame_no: int, done: int) -> int:
+    """Frames of the run: those shown so far, this one, and one per steps_per_frame left."""
+    return frame_no + 1 + max(0, -(-(p.steps - done) // p.steps_per_frame))
+
+
+def _advance(p: Params, trainer: Any, done: int) -> np.ndarray | None:
+    """Apply the live learning rate and batch size, then train for the next frame; the
+    losses of its steps, or None once ``p.steps`` steps are done."""
+    trainer.lr, trainer.batch_size = p.lr, p.batch_size
+    if done >= p.steps:
+        return None
+    return trainer.step(min(p.steps_per_frame, p.steps - done))
+
+
 def _take(params: Params, new: Any) -> Params:
     """params with the live fields of ``new`` (a Params sent to the generator, or None)."""
     if new is None:
@@ -396,7 +410,7 @@ def _run_2d(p: Params, ctx: RunContext) -> FrameGenerator:
         if n_held:
             metrics["NLL/held-out"] = trainer.nll(g.eval_held) + g.log_sigma2
         panels, caption = _VIEWS[p.view](p, g, model, done)
-        total = frame_no + 1 + max(0, -(-(p.steps - done) // p.steps_per_frame))
+        total = _total(p, frame_no, done)
         if frame_no == 0:
             lead = f"Start: {what}, untrained, on {split_text}. "
         elif done >= p.steps:
@@ -409,12 +423,10 @@ def _run_2d(p: Params, ctx: RunContext) -> FrameGenerator:
                       title=f"{name} · {p.dataset} · step {done} / {p.steps}",
                       panels=panels, metrics=metrics, caption=lead + caption + tail)
         p = _take(p, (yield frame))
-        trainer.lr, trainer.batch_size = p.lr, p.batch_size
-        if done >= p.steps:
+        stepped = _advance(p, trainer, done)
+        if stepped is None:
             return
-        losses = trainer.step(min(p.steps_per_frame, p.steps - done))
-        done += len(losses)
-        frame_no += 1
+        losses, done, frame_no = stepped, done + len(stepped), frame_no + 1
 
 
 # ------------------------------------------------------------------------------ 1D
@@ -486,7 +498,7 @@ def _run_1d(p: Params, ctx: RunContext) -> FrameGenerator:
             "p(x)": Curve(xs, dens, series=0, width=2.5),
         }, title="induced density p(x) = N(f⁻¹(x)) |df⁻¹/dx| and the data", xlim=X1D,
             ylim=(0.0, top), equal_aspect=False, xlabel="x", ylabel="density")
-        total = frame_no + 1 + max(0, -(-(p.steps - done) // p.steps_per_frame))
+        total = _total(p, frame_no, done)
         lead = ("Start (the map is nearly x = z, so p(x) is nearly N(0, 1)): " if frame_no == 0
                 else f"Done after {done} steps: " if done >= p.steps else f"Step {done}: ")
         held_text = (f" / {_fmt(metrics['NLL/held-out'])} (held-out)" if len(xh) else "")
@@ -501,12 +513,10 @@ def _run_1d(p: Params, ctx: RunContext) -> FrameGenerator:
                       panels=(base_panel, map_panel, density_panel), metrics=metrics,
                       caption=caption)
         p = _take(p, (yield frame))
-        trainer.lr, trainer.batch_size = p.lr, p.batch_size
-        if done >= p.steps:
+        stepped = _advance(p, trainer, done)
+        if stepped is None:
             return
-        losses = trainer.step(min(p.steps_per_frame, p.steps - done))
-        done += len(losses)
-        frame_no += 1
+        losses, done, frame_no = stepped, done + len(stepped), frame_no + 1
 
 
 def run(params: Params, ctx: RunContext) -> FrameGenerator:
