@@ -95,12 +95,18 @@ class Ellipses(Layer):
 
 @dataclass(frozen=True, eq=False)
 class Paths(Layer):
-    """Trajectories: (T, n, 2), one polyline per particle (all of length T)."""
+    """Trajectories: (T, n, 2), one polyline per particle (all of length T).
+
+    ``labels`` (n,) colour each particle's path from the palette (else colour ``series``).
+    ``fade``: a trail whose older part fades out, so a moving cloud shows where each point
+    came from; row T − 1 (the newest) is drawn at ``alpha`` and row 0 almost transparent.
+    """
 
     xy: np.ndarray
     labels: np.ndarray | None = None
     series: int = 0
     alpha: float = 0.6
+    fade: bool = False
 
     def __post_init__(self) -> None:
         xy = _arr(self.xy)

@@ -83,3 +83,25 @@ def test_huge_clouds_are_thinned_on_screen_and_say_so(qapp):
         assert len(r.canvas.plots[0].listDataItems()[0].data) == MAX_SHOWN
     finally:
         r.close()
+
+
+def test_fading_trails_draw_older_segments_fainter(qapp):
+    from genlab.ui.items.lines import PathsItem
+
+    t = np.linspace(0, 1, 40)
+    xy = np.stack([np.column_stack([t, 0 * t + k]) for k in range(3)], axis=1)  # (40, 3, 2)
+    r = Renderer((400, 300), LIGHT)
+    try:
+        r.render(_frame({"trail": fr.Paths(xy, alpha=0.8, fade=True)}))
+        item = next(i for i in r.canvas._items.values() if isinstance(i, PathsItem))
+        shown = [c for c in item.curves if c.isVisible()]
+        assert len(shown) == PathsItem.FADE_BANDS
+        alphas = [c.opts["pen"].color().alpha() for c in shown]
+        assert alphas == sorted(alphas) and alphas[0] < 0.3 * alphas[-1]
+        assert alphas[-1] == int(255 * 0.8)
+        # the bands cover the whole trail: first point of the oldest, last of the newest
+        assert shown[0].xData[0] == 0.0 and shown[-1].xData[~np.isnan(shown[-1].xData)][-1] == 1
+        r.render(_frame({"trail": fr.Paths(xy, alpha=0.8)}))  # plain again: one curve
+        assert sum(c.isVisible() for c in item.curves) == 1
+    finally:
+        r.close()

@@ -55,29 +55,45 @@ def _polylines(xy: np.ndarray) -> np.ndarray:
 
 
 class PathsItem(LayerItem):
+    """One curve per colour (and, for a fading trail, per age band of its segments)."""
+
     kind = Paths
+    FADE_BANDS = 6
 
     def __init__(self, plot: pg.PlotItem, theme) -> None:
         super().__init__(plot, theme)
         self.curves: list[pg.PlotCurveItem] = []
 
-    def update(self, layer: Paths) -> None:
-        groups: list[tuple[int, np.ndarray]]
+    def _pieces(self, layer: Paths) -> list[tuple[int, float, np.ndarray]]:
+        """(series, opacity, NaN-separated polylines) per curve to draw."""
         if layer.labels is None:
             groups = [(layer.series, layer.xy)]
         else:
             groups = [(int(g), layer.xy[:, layer.labels == g]) for g in np.unique(layer.labels)]
-        while len(self.curves) < len(groups):
+        alpha = float(np.clip(layer.alpha, 0, 1))
+        t = layer.xy.shape[0]
+        if not layer.fade or t < 3:
+            return [(s, alpha, _polylines(xy)) for s, xy in groups]
+        # consecutive bands share their boundary row so the trail has no gaps
+        bounds = np.unique(np.linspace(0, t - 1, min(self.FADE_BANDS, t - 1) + 1).astype(int))
+        pieces = []
+        for b, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+            a = alpha * (b + 1) / (len(bounds) - 1)
+            pieces += [(s, a, _polylines(xy[lo:hi + 1])) for s, xy in groups]
+        return pieces
+
+    def update(self, layer: Paths) -> None:
+        pieces = self._pieces(layer)
+        while len(self.curves) < len(pieces):
             self.curves.append(self.add(pg.PlotCurveItem(connect="finite", antialias=True)))
-        alpha = int(255 * np.clip(layer.alpha, 0, 1))
         for i, curve in enumerate(self.curves):
-            if i >= len(groups):
+            if i >= len(pieces):
                 curve.setVisible(False)
                 continue
-            series, xy = groups[i]
-            line = _polylines(xy)
+            series, alpha, line = pieces[i]
             curve.setData(x=line[:, 0], y=line[:, 1],
-                          pen=pen(_series_color(self.theme, series), self.theme.line, alpha))
+                          pen=pen(_series_color(self.theme, series), self.theme.line,
+                                  int(255 * alpha)))
             curve.setVisible(True)
 
 
