@@ -54,6 +54,7 @@ __all__ = [
     "reverse_sde_sample",
     "sample_gmm",
     "time_grid",
+    "tweedie_mean",
 ]
 
 Array = NDArray[np.float64]
@@ -298,6 +299,19 @@ def gmm_score(x: ArrayLike, t: float, weights: ArrayLike, means: ArrayLike,
 
 
 # ------------------------------------------------------------------------------ samplers
+
+
+def tweedie_mean(x: ArrayLike, score: ArrayLike, t: float, schedule: Schedule) -> Array:
+    r"""Tweedie's formula: the posterior mean of the clean point given the noised one,
+
+    .. math:: \mathbb E[x_0 \mid x_t = x] = \frac{x + v(t)\,\nabla\log p_t(x)}{a(t)},
+
+    from x (n, 2), the score at x (n, 2) (exact, e.g. :func:`gmm_score`, or learned) and t.
+    Returns (n, 2).
+    """
+    _check_schedule(schedule)
+    a, v = schedule.marginal(float(t))
+    return (_points(x) + float(v) * np.asarray(score, dtype=np.float64)) / float(a)
 
 
 def time_grid(n_steps: int, t_min: float = 1e-3) -> Array:
