@@ -257,6 +257,9 @@ class Panel:
 
     ``xlim``/``ylim`` fix the view so an animation does not jump (None: fit the data once).
     ``equal_aspect`` for the 2D plane; off for 1D densities and histograms.
+    ``link``: panels of a frame with the same non-empty link name are linked canvases: they
+    pan and zoom together (e.g. the same particles under two samplers, compared point by
+    point).
     """
 
     layers: Mapping[str, Layer]
@@ -266,6 +269,7 @@ class Panel:
     equal_aspect: bool = True
     xlabel: str = ""
     ylabel: str = ""
+    link: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", MappingProxyType(dict(self.layers)))

@@ -78,6 +78,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         # repaint with this binding.  Plots are pooled for the same reason.
         self._items: dict[tuple[int, str, type], LayerItem] = {}
         self._limits: list[tuple] = []
+        self._links: tuple[str, ...] = ()
         self._titles: list[tuple | None] = []
         self._text: tuple | None = None
         self._frame: Frame | None = None
@@ -143,6 +144,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             return
         if len(frame.panels) != len(self.plots):
             self._rebuild(len(frame.panels))
+        self._link(frame.panels)
         for p, (plot, panel) in enumerate(zip(self.plots, frame.panels, strict=True)):
             self._show_panel(p, plot, panel)
         self.set_text(frame.title, frame.caption)
@@ -188,6 +190,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             plot.setPreferredWidth(1)  # columns share the width by stretch, not by content
             self._pool.append(plot)
         self.plots = self._pool[:n]
+        self._links = ()
         grid = self.panel_row.layout
         for i in range(max(len(self._pool), grid.columnCount())):
             grid.setColumnStretchFactor(i, 1 if i < n else 0)  # equal widths, not by title
@@ -203,6 +206,21 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             for obj in self.overlay:
                 if obj.scene() is None:
                     self.plots[0].addItem(obj)
+
+    def _link(self, panels: tuple[Panel, ...]) -> None:
+        """Link each panel's view to the first panel of its link group (pan and zoom
+        together); unlink the others."""
+        links = tuple(panel.link for panel in panels)
+        if links == self._links:
+            return
+        self._links = links
+        first: dict[str, pg.ViewBox] = {}
+        for plot, name in zip(self.plots, links, strict=True):
+            vb = plot.getViewBox()
+            leader = first.setdefault(name, vb) if name else None
+            target = leader if leader is not vb else None
+            vb.setXLink(target)
+            vb.setYLink(target)
 
     def _show_panel(self, p: int, plot: pg.PlotItem, panel: Panel) -> None:
         th = self.theme
