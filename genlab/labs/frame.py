@@ -18,7 +18,9 @@ import numpy as np
 def _arr(a: Any, dtype: Any = np.float64) -> np.ndarray:
     if hasattr(a, "detach"):  # torch tensor, converted without importing torch
         a = a.detach().cpu().numpy()
-    out = np.asarray(a, dtype=dtype)
+    # a private copy: freezing the lab's own array would make its later in-place updates
+    # (or torch.from_numpy) fail, and sharing it would let them change a recorded frame
+    out = np.array(a, dtype=dtype)
     out.setflags(write=False)
     return out
 

@@ -39,3 +39,11 @@ def test_timeline_memory_bound_drops_oldest():
     for i in range(8):
         tl2.append(_frame(i))
     assert len(tl2) == 5 and tl2[0].step == 3
+
+
+def test_layers_copy_the_lab_arrays_instead_of_freezing_them():
+    xy = np.zeros((4, 2))
+    layer = Points(xy)
+    xy[0] = 5.0  # the lab goes on updating its own array in place
+    assert layer.xy[0, 0] == 0.0  # the frame keeps what it was given
+    assert not layer.xy.flags.writeable
