@@ -46,13 +46,17 @@ __all__ = [
     "VESchedule",
     "VPSchedule",
     "ddim_sample",
+    "ddim_step",
     "ddpm_sample",
+    "ddpm_step",
     "forward_sample",
     "gmm_log_density_t",
     "gmm_score",
+    "ode_step",
     "pf_ode_sample",
     "reverse_sde_sample",
     "sample_gmm",
+    "sde_step",
     "time_grid",
     "tweedie_mean",
 ]
@@ -338,6 +342,26 @@ def _score(score_fn: ScoreFn, x: Array, t: float) -> Array:
     return s
 
 
+def ode_step(score_fn: ScoreFn, x: ArrayLike, t0: float, t1: float, schedule: Schedule,
+             method: Literal["euler", "heun"] = "euler") -> Array:
+    """One step t0 -> t1 < t0 of the probability-flow ODE (see :func:`pf_ode_sample`):
+    x (n, 2) at t0 -> (n, 2) at t1.  Euler calls ``score_fn`` once, Heun twice."""
+    if method not in ("euler", "heun"):
+        raise ValueError(f"method must be 'euler' or 'heun', got {method!r}")
+    xa = _points(x)
+
+    def rhs(y: Array, t: float) -> Array:
+        f, g2 = schedule.sde(t)
+        return float(f) * y - 0.5 * float(g2) * _score(score_fn, y, t)
+
+    h = float(t0) - float(t1)
+    d0 = rhs(xa, float(t0))
+    if method == "euler":
+        return xa - h * d0
+    x_pred = xa - h * d0
+    return xa - 0.5 * h * (d0 + rhs(x_pred, float(t1)))
+
+
 def pf_ode_sample(score_fn: ScoreFn, x_T: ArrayLike, schedule: Schedule, n_steps: int,
                   method: Literal["euler", "heun"] = "euler", t_min: float = 1e-3) -> Array:
     """Integrate the probability-flow ODE from t = 1 down to ``t_min``.
@@ -350,27 +374,30 @@ def pf_ode_sample(score_fn: ScoreFn, x_T: ArrayLike, schedule: Schedule, n_steps
     :math:`\\tilde x = x_i - h\\,u(x_i,t_i)`,
     :math:`x_{i+1} = x_i - \\tfrac h2[u(x_i,t_i) + u(\\tilde x, t_{i+1})]`.
     Deterministic.  x_T: (n, 2).  Returns the trajectory (n_steps + 1, n, 2), row 0 = x_T.
+    One step is :func:`ode_step`.
     """
     if method not in ("euler", "heun"):
         raise ValueError(f"method must be 'euler' or 'heun', got {method!r}")
     ts = time_grid(n_steps, t_min)
     x, traj = _start(x_T, schedule, n_steps)
-
-    def rhs(y: Array, t: float) -> Array:
-        f, g2 = schedule.sde(t)
-        return float(f) * y - 0.5 * float(g2) * _score(score_fn, y, t)
-
     for i in range(int(n_steps)):
-        t0, t1 = float(ts[i]), float(ts[i + 1])
-        h = t0 - t1
-        d0 = rhs(x, t0)
-        if method == "euler":
-            x = x - h * d0
-        else:
-            x_pred = x - h * d0
-            x = x - 0.5 * h * (d0 + rhs(x_pred, t1))
-        traj[i + 1] = x
+        x = traj[i + 1] = ode_step(score_fn, x, float(ts[i]), float(ts[i + 1]), schedule,
+                                   method)
     return traj
+
+
+def sde_step(x: ArrayLike, score: ArrayLike, t0: float, t1: float, schedule: Schedule,
+             rng: np.random.Generator | None) -> Array:
+    """One Euler-Maruyama step t0 -> t1 < t0 of the reverse SDE (see
+    :func:`reverse_sde_sample`) from the score at (x, t0), both (n, 2); ``rng=None`` takes the
+    drift step only (the sampler's last step)."""
+    xa = _points(x)
+    h = float(t0) - float(t1)
+    f, g2 = (float(z) for z in schedule.sde(float(t0)))
+    out = xa - h * (f * xa - g2 * np.asarray(score, dtype=np.float64))
+    if rng is not None:
+        out = out + np.sqrt(g2 * h) * rng.standard_normal(xa.shape)
+    return out
 
 
 def reverse_sde_sample(score_fn: ScoreFn, x_T: ArrayLike, schedule: Schedule, n_steps: int,
@@ -385,21 +412,29 @@ def reverse_sde_sample(score_fn: ScoreFn, x_T: ArrayLike, schedule: Schedule, n_
     :math:`x_{i+1} = x_i - h[f x_i - g^2 s(x_i, t_i)] + \\sqrt{g^2 h}\\,z_i`, coefficients at
     :math:`t_i`.  The last step adds no noise (it returns the drift step only, the usual
     "denoise at the end"), so the result is not blurred by a final :math:`\\sqrt{g^2h}` kick.
-    Returns the trajectory (n_steps + 1, n, 2), row 0 = x_T.
+    Returns the trajectory (n_steps + 1, n, 2), row 0 = x_T.  One step is :func:`sde_step`.
     """
     ts = time_grid(n_steps, t_min)
     x, traj = _start(x_T, schedule, n_steps)
     rng = np.random.default_rng(seed)
-    for i in range(int(n_steps)):
-        t0, t1 = float(ts[i]), float(ts[i + 1])
-        h = t0 - t1
-        f, g2 = schedule.sde(t0)
-        f, g2 = float(f), float(g2)
-        x = x - h * (f * x - g2 * _score(score_fn, x, t0))
-        if i < int(n_steps) - 1:
-            x = x + np.sqrt(g2 * h) * rng.standard_normal(x.shape)
-        traj[i + 1] = x
+    n = int(n_steps)
+    for i in range(n):
+        t0 = float(ts[i])
+        x = traj[i + 1] = sde_step(x, _score(score_fn, x, t0), t0, float(ts[i + 1]), schedule,
+                                   rng if i < n - 1 else None)
     return traj
+
+
+def ddim_step(x: ArrayLike, score: ArrayLike, t0: float, t1: float,
+              schedule: Schedule) -> Array:
+    """One deterministic DDIM step t0 -> t1 < t0 (see :func:`ddim_sample`) from the score
+    at (x, t0), both (n, 2)."""
+    xa = _points(x)
+    a0, v0 = (float(z) for z in schedule.marginal(float(t0)))
+    a1, v1 = (float(z) for z in schedule.marginal(float(t1)))
+    eps = -np.sqrt(v0) * np.asarray(score, dtype=np.float64)
+    x0_hat = (xa - np.sqrt(v0) * eps) / a0
+    return a1 * x0_hat + np.sqrt(v1) * eps
 
 
 def ddim_sample(score_fn: ScoreFn, x_T: ArrayLike, schedule: Schedule, n_steps: int,
@@ -413,19 +448,33 @@ def ddim_sample(score_fn: ScoreFn, x_T: ArrayLike, schedule: Schedule, n_steps: 
 
     (VP: :math:`a = \\sqrt{\\bar\\alpha}`, :math:`v = 1-\\bar\\alpha`).  With the exact score this
     is a first-order exponential integrator of the probability-flow ODE, stable for any step
-    size.  Returns the trajectory (n_steps + 1, n, 2), row 0 = x_T.
+    size.  Returns the trajectory (n_steps + 1, n, 2), row 0 = x_T.  One step is
+    :func:`ddim_step`.
     """
     ts = time_grid(n_steps, t_min)
     x, traj = _start(x_T, schedule, n_steps)
     for i in range(int(n_steps)):
-        t0, t1 = float(ts[i]), float(ts[i + 1])
-        a0, v0 = (float(z) for z in schedule.marginal(t0))
-        a1, v1 = (float(z) for z in schedule.marginal(t1))
-        eps = -np.sqrt(v0) * _score(score_fn, x, t0)
-        x0_hat = (x - np.sqrt(v0) * eps) / a0
-        x = a1 * x0_hat + np.sqrt(v1) * eps
-        traj[i + 1] = x
+        t0 = float(ts[i])
+        x = traj[i + 1] = ddim_step(x, _score(score_fn, x, t0), t0, float(ts[i + 1]), schedule)
     return traj
+
+
+def ddpm_step(x: ArrayLike, score: ArrayLike, t0: float, t1: float, schedule: Schedule,
+              rng: np.random.Generator | None) -> Array:
+    """One ancestral DDPM step t0 -> t1 < t0 (see :func:`ddpm_sample`) from the score at
+    (x, t0), both (n, 2): the posterior mean μ plus √β̃ z; ``rng=None`` returns μ (the
+    sampler's last step).  Drawing z from the same generator in the same order reproduces
+    :func:`ddpm_sample` step by step."""
+    xa = _points(x)
+    a0, v0 = (float(z) for z in schedule.marginal(float(t0)))
+    a1, v1 = (float(z) for z in schedule.marginal(float(t1)))
+    x0_hat = (xa + v0 * np.asarray(score, dtype=np.float64)) / a0
+    alpha = a0 / a1
+    beta_ts = max(v0 - alpha * alpha * v1, 0.0)
+    mean = (a1 * beta_ts / v0) * x0_hat + (alpha * v1 / v0) * xa
+    if rng is None:
+        return mean
+    return mean + np.sqrt(v1 * beta_ts / v0) * rng.standard_normal(xa.shape)
 
 
 def ddpm_sample(eps_or_score_fn: ScoreFn, x_T: ArrayLike, schedule: Schedule, n_steps: int,
@@ -445,26 +494,19 @@ def ddpm_sample(eps_or_score_fn: ScoreFn, x_T: ArrayLike, schedule: Schedule, n_
               x_s = \\mu + \\sqrt{\\tilde\\beta}\\,z
 
     (Ho et al. eqs. 6-7).  The last step returns :math:`\\mu` (no noise).
-    Returns the trajectory (n_steps + 1, n, 2), row 0 = x_T.
+    Returns the trajectory (n_steps + 1, n, 2), row 0 = x_T.  One step is :func:`ddpm_step`.
     """
     if prediction not in ("score", "eps"):
         raise ValueError(f"prediction must be 'score' or 'eps', got {prediction!r}")
     ts = time_grid(n_steps, t_min)
     x, traj = _start(x_T, schedule, n_steps)
     rng = np.random.default_rng(seed)
-    for i in range(int(n_steps)):
-        t0, t1 = float(ts[i]), float(ts[i + 1])
-        a0, v0 = (float(z) for z in schedule.marginal(t0))
-        a1, v1 = (float(z) for z in schedule.marginal(t1))
+    n = int(n_steps)
+    for i in range(n):
+        t0 = float(ts[i])
         out = _score(eps_or_score_fn, x, t0)
-        eps = out if prediction == "eps" else -np.sqrt(v0) * out
-        x0_hat = (x - np.sqrt(v0) * eps) / a0
-        alpha = a0 / a1
-        beta_ts = max(v0 - alpha * alpha * v1, 0.0)
-        mean = (a1 * beta_ts / v0) * x0_hat + (alpha * v1 / v0) * x
-        if i < int(n_steps) - 1:
-            x = mean + np.sqrt(v1 * beta_ts / v0) * rng.standard_normal(x.shape)
-        else:
-            x = mean
-        traj[i + 1] = x
+        if prediction == "eps":
+            out = -out / np.sqrt(float(schedule.marginal(t0)[1]))
+        x = traj[i + 1] = ddpm_step(x, out, t0, float(ts[i + 1]), schedule,
+                                    rng if i < n - 1 else None)
     return traj

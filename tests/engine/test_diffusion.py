@@ -236,3 +236,35 @@ def test_input_validation() -> None:
         D.reverse_sde_sample(lambda x, t: -x, np.zeros((3, 2)), sch, 0)
     with pytest.raises(TypeError):
         D.forward_sample(np.zeros((3, 2)), 0.5, "vp")  # type: ignore[arg-type]
+
+
+def test_one_step_functions_reproduce_the_samplers():
+    """A lab animating a sampler step by step (one frame per step) gets the same trajectory
+    as the sampler itself."""
+    sched = D.VPSchedule("linear")
+
+    def score(x, t):
+        return D.gmm_score(x, t, W, M, C, sched)
+
+    x_T = np.random.default_rng(3).normal(size=(200, 2))
+    n = 12
+    ts = D.time_grid(n)
+    ref = {"ddpm": D.ddpm_sample(score, x_T, sched, n, seed=4),
+           "sde": D.reverse_sde_sample(score, x_T, sched, n, seed=4),
+           "ddim": D.ddim_sample(score, x_T, sched, n),
+           "heun": D.pf_ode_sample(score, x_T, sched, n, method="heun")}
+    for name, traj in ref.items():
+        rng = np.random.default_rng(4)
+        x = x_T
+        for i in range(n):
+            t0, t1 = float(ts[i]), float(ts[i + 1])
+            noise = rng if i < n - 1 else None
+            if name == "ddpm":
+                x = D.ddpm_step(x, score(x, t0), t0, t1, sched, noise)
+            elif name == "sde":
+                x = D.sde_step(x, score(x, t0), t0, t1, sched, noise)
+            elif name == "ddim":
+                x = D.ddim_step(x, score(x, t0), t0, t1, sched)
+            else:
+                x = D.ode_step(score, x, t0, t1, sched, "heun")
+            np.testing.assert_allclose(x, traj[i + 1], rtol=1e-12, atol=1e-12, err_msg=name)
