@@ -221,6 +221,16 @@ def is_visible(f: ParamField, params: Any) -> bool:
                                                              params)
 
 
+def data_field(params: Any) -> str | None:
+    """The name of the field that picks the data the lab shows now: the first visible choice
+    offering "drawn" (e.g. ``dataset``; a lab with several modes may have one per mode), or
+    None."""
+    for f in param_fields(type(params)):
+        if f.spec.choices is not None and "drawn" in f.spec.choices and is_visible(f, params):
+            return f.name
+    return None
+
+
 def validate(params: Any) -> None:
     """Check every field of an existing Params object (ParamError if one is out of range)."""
     for f in param_fields(type(params)):

@@ -13,7 +13,7 @@ import numpy as np
 from PySide6 import QtCore
 
 from genlab.labs import LabInfo, RunContext
-from genlab.labs.params import ParamError, live_fields, param_fields, replace
+from genlab.labs.params import ParamError, data_field, live_fields, param_fields, replace
 from genlab.labs.presets import presets_for
 from genlab.ui.timeline import Timeline
 from genlab.ui.worker import RunThread
@@ -106,11 +106,13 @@ class RunController(QtCore.QObject):
             self._restart_timer.start()
 
     def use_drawn(self) -> bool:
-        """Switch the lab's dataset to the drawn points, if it takes data."""
-        if self.lab is None or not self.lab.takes_data or self.uses_drawn():
+        """Switch the lab's data field shown now (``dataset``, or e.g. the data of the mode
+        selected) to the drawn points, if it takes data."""
+        name = data_field(self.params) if self.lab is not None else None
+        if name is None or not self.lab.takes_data or self.uses_drawn():
             return False
         try:
-            self.set_param("dataset", "drawn")
+            self.set_param(name, "drawn")
         except ParamError:
             return False
         return True

@@ -8,7 +8,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from superqt import QCollapsible
 
 from genlab.labs import DEFAULT_LAB, LABS, LabInfo
-from genlab.labs.params import ParamError, clamp, live_fields, replace
+from genlab.labs.params import ParamError, clamp, data_field, live_fields, replace
 from genlab.labs.presets import presets_for
 from genlab.ui.canvas import FrameCanvas
 from genlab.ui.controller import RunController
@@ -98,11 +98,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.lab_list.setSpacing(2)
         self.lab_list.setMaximumWidth(300)
         for i, lab in enumerate(LABS.values()):
-            item = QtWidgets.QListWidgetItem(f"{i + 1}. {lab.title}\n{lab.description}")
+            # titles only (the description is the tooltip): with a dozen labs the list stays
+            # short and narrow, and the canvas keeps the width side-by-side panels need
+            item = QtWidgets.QListWidgetItem(f"{i + 1}. {lab.title}")
             item.setData(QtCore.Qt.ItemDataRole.UserRole, lab.name)
             item.setToolTip(f"{lab.description} (Ctrl+{i + 1})")
             self.lab_list.addItem(item)
-        self._dock("Labs", self.lab_list, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, 230)
+        labs_dock = self._dock("Labs", self.lab_list,
+                               QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, 150)
 
         side = QtWidgets.QWidget()
         sv = QtWidgets.QVBoxLayout(side)
@@ -126,6 +129,7 @@ class MainWindow(QtWidgets.QMainWindow):
                              QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, 200)
         self.metrics.setMinimumHeight(150)
         self.resizeDocks([metrics], [190], QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([labs_dock], [190], QtCore.Qt.Orientation.Horizontal)
         self.status = self.statusBar()
 
     def _dock(self, title: str, widget, area, width: int) -> QtWidgets.QDockWidget:
@@ -335,9 +339,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.draw.set_mode(mode)
         self.tool_buttons[mode].setChecked(True)
         if mode in ("paint", "erase") and lab is not None and lab.takes_data:
-            if self.controller.params.dataset != "drawn":
+            name = data_field(self.controller.params)
+            if name is not None and getattr(self.controller.params, name) != "drawn":
                 self.show_message("Paint: click or drag on the canvas; the lab then uses the "
-                                  "drawn points (dataset = drawn).")
+                                  f"drawn points ({name} = drawn).")
         if mode == "place" and lab is not None and lab.uses_picks:
             if getattr(self.controller.params, "init", None) != "clicked":
                 self.controller.set_param("init", "clicked")

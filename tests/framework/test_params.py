@@ -71,3 +71,21 @@ def test_int_range_property(k):
     else:
         with pytest.raises(ParamError):
             replace(P(), k=k)
+
+
+def test_data_field_is_the_visible_choice_offering_drawn():
+    from dataclasses import dataclass
+    from typing import Annotated
+
+    from genlab.labs.params import Choice, data_field
+
+    @dataclass(frozen=True)
+    class P:
+        mode: Annotated[str, Choice(("a", "b"), "mode")] = "a"
+        fit_data: Annotated[str, Choice(("moons", "drawn"), "a's data",
+                                        when=("mode", ("a",)))] = "moons"
+        other: Annotated[str, Choice(("moons", "drawn"), "b's data",
+                                     when=("mode", ("b",)))] = "moons"
+
+    assert data_field(P()) == "fit_data"
+    assert data_field(P(mode="b")) == "other"
