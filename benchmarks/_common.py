@@ -19,6 +19,9 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "em": ("benchmarks.em", "EM time per iteration vs scikit-learn's GaussianMixture"),
     "ot": ("benchmarks.ot", "exact OT and Sinkhorn vs POT at n = m = 2000"),
     "flow": ("benchmarks.flow", "RealNVP / planar flow training steps per second"),
+    "langevin": ("benchmarks.langevin", "Langevin chains and EBM training steps per second"),
+    "diffusion": ("benchmarks.diffusion",
+                  "denoiser training, 10k x 100-step samplers, time to a good DDPM fit"),
 }
 
 

@@ -1,0 +1,238 @@
+"""The Langevin lab (genlab.labs.langevin): frames, live η, ULA's bias against MALA, the
+acceptance rate, the fitted target, the EBM mode and every preset."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from genlab.engine import langevin as lv
+from genlab.engine.sample_distance import sliced_wasserstein
+from genlab.labs import langevin as L
+from genlab.labs.base import LabError, RunContext
+from genlab.labs.frame import Frame, Heatmap, Paths, Points, VectorField
+from genlab.labs.params import replace, validate
+from genlab.labs.presets import presets_for
+
+DRAWN = np.random.default_rng(1).normal(size=(150, 2)) * [1.5, 0.6] + [0.5, -0.5]
+CTX = RunContext(drawn=DRAWN, device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    torch = pytest.importorskip("torch")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _frames(params: L.Params, n: int, ctx: RunContext = CTX) -> list[Frame]:
+    gen = L.run(params, ctx)
+    try:
+        return list(itertools.islice(gen, n))
+    finally:
+        gen.close()
+
+
+def _params(**kw) -> L.Params:
+    return replace(L.Params(), **kw)
+
+
+def test_defaults_equal_first_preset() -> None:
+    first = presets_for("langevin")[0].params(L.Params)
+    assert first == L.Params()
+
+
+def test_frame_sequence_and_shapes() -> None:
+    p = _params(n_chains=300, n_steps=40, steps_per_frame=4)
+    frames = _frames(p, 100)
+    assert len(frames) == 11  # the start, then 10 frames of 4 steps
+    for i, f in enumerate(frames):
+        assert f.step == i and f.total == 11 and f.caption
+        assert f.first_nonfinite() is None
+        chains, hist, true = f.panels
+        assert isinstance(chains.layers["chains"], Points)
+        assert chains.layers["chains"].xy.shape == (300, 2)
+        assert isinstance(chains.layers["∇log p"], VectorField)
+        assert chains.layers["∇log p"].xy.shape == (L.FIELD**2, 2)
+        assert chains.layers["−U = log p"].values.shape == (L.GRID, L.GRID)
+        assert hist.layers["histogram"].values.shape == (L.HIST_BINS, L.HIST_BINS)
+        assert isinstance(true.layers["p"], Heatmap)
+        assert chains.xlim == L.LIMITS["ring"][0] and hist.ylim == L.LIMITS["ring"][1]
+        assert "trails" not in chains.layers  # 300 chains: points only
+        assert f.nbytes < 1_000_000
+    assert frames[0].caption.startswith("Start") and frames[-1].caption.startswith("Done")
+    assert "step 40 / 40" in frames[-1].title
+    # the histogram is a density: it integrates to the fraction of chains inside the box
+    h = frames[-1].panels[1].layers["histogram"]
+    x0, x1, y0, y1 = h.extent
+    assert h.values.sum() * (x1 - x0) * (y1 - y0) / L.HIST_BINS**2 == pytest.approx(1.0,
+                                                                                   abs=0.02)
+    # uniform start → chains settle on the ring: the distance to p falls
+    d = [f.metrics["sliced W₂ to p/ULA"] for f in frames]
+    assert d[-1] < 0.6 * d[0]
+
+
+def test_few_chains_get_fading_trails() -> None:
+    frames = _frames(_params(n_chains=20, steps_per_frame=3, init="one point"), 15)
+    trails = frames[-1].panels[0].layers["trails"]
+    assert isinstance(trails, Paths) and trails.fade
+    assert trails.xy.shape == (L.TRAIL, 20, 2)
+    # the newest trail row is where the chains are
+    assert np.allclose(trails.xy[-1], frames[-1].panels[0].layers["chains"].xy)
+
+
+def test_live_eta_changes_the_running_chains() -> None:
+    p = _params(target="mixture", sampler="mala", init="exact p", n_chains=1000,
+                eta=0.01, steps_per_frame=5, n_steps=2000)
+    gen = L.run(p, CTX)
+    try:
+        frames = [next(gen) for _ in range(6)]
+        acc_small = frames[-1].metrics["acceptance/MALA"]
+        x_before = frames[-1].panels[0].layers["chains"].xy
+        f = gen.send(replace(p, eta=0.8))
+        # the chains carried on from where they were (not a restart from the exact start)
+        assert f.step == 6 and "η = 0.8" in f.caption and "η = 0.8" in f.panels[0].title
+        moved = np.abs(f.panels[0].layers["chains"].xy - x_before).max()
+        assert moved > 0
+        frames = [next(gen) for _ in range(4)]
+    finally:
+        gen.close()
+    acc_large = frames[-1].metrics["acceptance/MALA"]
+    assert 0.0 <= acc_large <= 1.0 and 0.0 <= acc_small <= 1.0
+    assert acc_small > 0.95 and acc_large < acc_small - 0.2
+
+
+def test_mala_ends_closer_than_ula_at_large_step() -> None:
+    preset = next(p for p in presets_for("langevin") if p.name == "MALA fixes it")
+    p = replace(preset.params(L.Params), n_steps=200)
+    frames = _frames(p, 1000)
+    last = frames[-1]
+    ula, mala = last.metrics["sliced W₂ to p/ULA"], last.metrics["sliced W₂ to p/MALA"]
+    assert mala < 0.5 * ula
+    assert 0.0 < last.metrics["acceptance/MALA"] < 1.0
+    # same start: at frame 0 both clouds coincide
+    f0 = frames[0]
+    assert np.array_equal(f0.panels[0].layers["chains"].xy, f0.panels[1].layers["chains"].xy)
+    # the histogram view is live and shows the two samplers' histograms beside p
+    assert [pan.title for pan in last.panels][-1] == "true density p(x)"
+
+
+def test_histogram_view_is_live() -> None:
+    p = _params(sampler="both", n_chains=200, n_steps=200)
+    gen = L.run(p, CTX)
+    try:
+        next(gen)
+        next(gen)
+        f = gen.send(replace(p, view="histograms"))
+    finally:
+        gen.close()
+    assert [pan.title for pan in f.panels] == ["ULA histogram", "MALA histogram",
+                                               "true density p(x)"]
+    assert f.step == 2
+
+
+@pytest.mark.parametrize("name", ["ring", "mixture", "banana", "donut", "funnel"])
+def test_exact_samplers_match_the_targets(name: str) -> None:
+    """Exact draws are distributed as p: their mean log p matches a quadrature of E_p log p
+    on a fine grid."""
+    target = lv.make_target(name)
+    x = L.exact_samples(target, 20_000, seed=0)
+    lo, hi = (-12.0, 12.0) if name != "funnel" else (-60.0, 60.0)
+    ylo, yhi = (-12.0, 24.0) if name == "banana" else (lo, hi)
+    if name == "funnel":
+        ylo, yhi = (-15.0, 15.0)
+    xs, ys = np.linspace(lo, hi, 1201), np.linspace(ylo, yhi, 1201)
+    gx, gy = np.meshgrid(xs, ys)
+    lp = target.log_p(np.column_stack([gx.ravel(), gy.ravel()]))
+    pdens = np.exp(lp)
+    cell = (xs[1] - xs[0]) * (ys[1] - ys[0])
+    if name != "funnel":  # the funnel's neck is too thin for this grid
+        assert pdens.sum() * cell == pytest.approx(1.0, abs=0.01)
+        expected = float((pdens * lp).sum() * cell)
+        assert float(target.log_p(x).mean()) == pytest.approx(expected, abs=0.05)
+    else:  # v ~ N(0, 9) and x / e^(v/2) ~ N(0, 1)
+        assert np.std(x[:, 1]) == pytest.approx(3.0, rel=0.03)
+        assert np.std(x[:, 0] / np.exp(x[:, 1] / 2)) == pytest.approx(1.0, rel=0.03)
+
+
+def test_fitted_to_drawn_data_and_message_without_it() -> None:
+    p = _params(target="fitted", fit_data="drawn", k=3, n_chains=500, n_steps=20)
+    frames = _frames(p, 3)
+    assert "3-component fit to drawn" in frames[0].title
+    xlim = frames[0].panels[0].xlim
+    assert xlim[0] < DRAWN[:, 0].min() and xlim[1] > DRAWN[:, 0].max()
+    f = _frames(p, 3, ctx=RunContext(device="cpu"))
+    assert len(f) == 1 and "No drawn points" in f[0].caption
+
+
+def test_ula_divergence_is_a_lab_error() -> None:
+    p = _params(target="banana", sampler="ula", eta=0.5, n_chains=200, init="exact p",
+                steps_per_frame=20, n_steps=400)
+    with pytest.raises(LabError, match="lower the step size"):
+        _frames(p, 50)
+
+
+def test_ebm_mode_trains_a_few_frames() -> None:
+    p = _params(mode="ebm", buffer=512, batch_size=128, k_steps=10, train_per_frame=3,
+                train_steps=30)
+    frames = _frames(p, 20)
+    assert len(frames) == 11
+    for f in frames:
+        assert f.first_nonfinite() is None and f.caption
+        assert np.isfinite(f.metrics["contrastive loss"])
+        data, dens, chains = f.panels
+        assert dens.layers["p_θ"].values.shape == (L.EBM_GRID, L.EBM_GRID)
+        assert chains.layers["chains"].xy.shape == (512, 2)
+        # the chains are clamped to the panel's box
+        xy = chains.layers["chains"].xy
+        assert (xy[:, 0] >= chains.xlim[0] - 1e-9).all() and (xy[:, 0] <= chains.xlim[1]
+                                                              + 1e-9).all()
+    h = frames[-1].panels[1].layers["p_θ"]
+    x0, x1, y0, y1 = h.extent
+    assert h.values.sum() * (x1 - x0) * (y1 - y0) / L.EBM_GRID**2 == pytest.approx(1.0)
+    assert frames[-1].caption.startswith("Done")
+    # live learning rate is taken (no restart)
+    gen = L.run(p, CTX)
+    try:
+        next(gen)
+        f = gen.send(replace(p, ebm_step=0.02))
+        assert "η = 0.02" in f.caption and f.step == 1
+    finally:
+        gen.close()
+
+
+def test_ebm_divergence_is_a_lab_error() -> None:
+    p = _params(mode="ebm", buffer=256, batch_size=64, k_steps=5, lr=0.1, alpha=0.0,
+                train_per_frame=20, train_steps=2000)
+    with pytest.raises(LabError, match="learning rate"):
+        _frames(p, 100)
+
+
+def test_ebm_without_drawn_data_gives_a_message() -> None:
+    f = _frames(_params(mode="ebm", ebm_data="drawn"), 3, ctx=RunContext(device="cpu"))
+    assert len(f) == 1 and "No drawn points" in f[0].caption
+
+
+@pytest.mark.parametrize("preset", [p.name for p in presets_for("langevin")])
+def test_every_preset_runs(preset: str) -> None:
+    p = next(x for x in presets_for("langevin") if x.name == preset).params(L.Params)
+    validate(p)
+    frames = _frames(p, 4)
+    assert len(frames) == 4
+    for f in frames:
+        assert f.first_nonfinite() is None and f.caption
+
+
+def test_distance_is_sliced_w2_against_clipped_exact_samples() -> None:
+    p = _params(n_chains=500, n_steps=10)
+    f = _frames(p, 1)[0]
+    target = lv.make_target("ring")
+    xlim, ylim = L.LIMITS["ring"]
+    ref = L._clip(L.exact_samples(target, L.N_REF, p.seed + 17), xlim, ylim)
+    x = f.panels[0].layers["chains"].xy
+    assert f.metrics["sliced W₂ to p/ULA"] == pytest.approx(
+        sliced_wasserstein(L._clip(x, xlim, ylim), ref, seed=p.seed))
