@@ -43,7 +43,7 @@ from genlab.engine import diffusion as df
 from genlab.engine.datasets import DATASETS
 from genlab.engine.sample_distance import sliced_wasserstein
 from genlab.labs.base import FrameGenerator, LabError, LabInfo, RunContext
-from genlab.labs.data import DATA_CHOICES, lab_data
+from genlab.labs.data import DATA_CHOICES, data_or_message
 from genlab.labs.diffusion_data import NoisedData, make_noised_data
 from genlab.labs.frame import (
     Curve,
@@ -57,7 +57,6 @@ from genlab.labs.frame import (
     Points,
     Segments,
     VectorField,
-    message_frame,
 )
 from genlab.labs.params import Choice, Flag, Range, live_fields
 
@@ -452,19 +451,12 @@ def _needs_net(p: Params) -> bool:
 def run(params: Params, ctx: RunContext) -> FrameGenerator:
     """Frames of the forward process, the denoiser's training, and DDPM sampling."""
     p = params
-    try:
-        x, labels = lab_data(p.dataset, p.n_points, p.noise, p.seed, ctx)
-    except LabError as e:
-        yield message_frame("Diffusion · no data", str(e))
+    got = data_or_message(p.dataset, p.n_points, p.noise, p.seed, ctx, "Diffusion",
+                          MIN_POINTS)
+    if isinstance(got, Frame):
+        yield got
         return
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    n_distinct = len(np.unique(x, axis=0))
-    if n_distinct < MIN_POINTS:
-        yield message_frame(
-            "Diffusion · too few points",
-            f"The diffusion lab needs at least {MIN_POINTS} distinct points; the data hold "
-            f"{n_distinct}. Draw more points or choose a larger data set.")
-        return
+    x, labels = got
     data = make_noised_data(x, labels, p.dataset, p.noise, p.data_model, p.n_components,
                             p.bandwidth, make_schedule(p), p.seed)
     g = _Geometry(data, p)

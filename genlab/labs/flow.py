@@ -35,7 +35,7 @@ import numpy as np
 
 from genlab.engine.datasets import DATASETS
 from genlab.labs.base import FrameGenerator, LabError, LabInfo, RunContext
-from genlab.labs.data import DATA_CHOICES, lab_data
+from genlab.labs.data import DATA_CHOICES, data_or_message
 from genlab.labs.frame import (
     Curve,
     Ellipses,
@@ -366,19 +366,11 @@ _VIEWS = {"density": _panels_density, "warp": _panels_warp, "log-det": _panels_l
 
 
 def _run_2d(p: Params, ctx: RunContext) -> FrameGenerator:
-    try:
-        x, labels = lab_data(p.dataset, p.n_points, p.noise, p.seed, ctx)
-    except LabError as e:
-        yield message_frame("Flow · no data", str(e))
+    got = data_or_message(p.dataset, p.n_points, p.noise, p.seed, ctx, "Flow", MIN_POINTS)
+    if isinstance(got, Frame):
+        yield got
         return
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    n_distinct = len(np.unique(x, axis=0))
-    if n_distinct < MIN_POINTS:
-        yield message_frame(
-            "Flow · too few points",
-            f"A flow needs at least {MIN_POINTS} distinct points to fit a density; the data "
-            f"hold {n_distinct}. Draw more points or choose a larger data set.")
-        return
+    x, labels = got
     train, held = _split(len(x), p.held_out, p.seed)
     if len(np.unique(x[train], axis=0)) < 2 or np.sqrt(x[train].var(axis=0).mean()) < 1e-9:
         yield message_frame("Flow · degenerate data",

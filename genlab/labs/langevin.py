@@ -37,7 +37,7 @@ from genlab.engine import langevin as lv
 from genlab.engine.mixtures import fit_mixture
 from genlab.engine.sample_distance import sliced_wasserstein
 from genlab.labs.base import FrameGenerator, LabError, LabInfo, RunContext
-from genlab.labs.data import DATA_CHOICES, lab_data
+from genlab.labs.data import DATA_CHOICES, data_or_message, lab_data
 from genlab.labs.frame import (
     Frame,
     Heatmap,
@@ -447,17 +447,11 @@ def _ebm_diverged(what: str, step: int) -> LabError:
 
 
 def _run_ebm(p: Params, ctx: RunContext) -> FrameGenerator:
-    try:
-        x, _ = lab_data(p.ebm_data, p.n_points, p.noise, p.seed, ctx)
-    except LabError as e:
-        yield message_frame("Langevin EBM · no data", str(e))
+    got = data_or_message(p.ebm_data, p.n_points, p.noise, p.seed, ctx, "Langevin EBM", 2)
+    if isinstance(got, Frame):
+        yield got
         return
-    x = np.asarray(x, dtype=np.float64)
-    if len(np.unique(x, axis=0)) < 2 or float(x.var(axis=0).sum()) < 1e-12:
-        yield message_frame("Langevin EBM · degenerate data",
-                            "The data points all coincide: there is no spread for an energy to "
-                            "learn. Draw points over an area.")
-        return
+    x = got[0]
     m = x.mean(axis=0)
     s = float(np.sqrt(x.var(axis=0).mean()))
     xs = (x - m) / s
