@@ -34,7 +34,7 @@ from typing import Annotated, Any
 import numpy as np
 
 from genlab.engine import langevin as lv
-from genlab.engine.mixtures import fit_mixture
+from genlab.engine.mixtures import fit_mixture, gallery_mixture
 from genlab.engine.sample_distance import sliced_wasserstein
 from genlab.labs.base import FrameGenerator, LabError, LabInfo, RunContext
 from genlab.labs.data import DATA_CHOICES, data_or_message, lab_data
@@ -51,7 +51,7 @@ from genlab.labs.frame import (
 from genlab.labs.params import Choice, Range
 
 MODES = ("sample", "ebm")
-TARGET_CHOICES = ("ring", "mixture", "banana", "donut", "funnel", "fitted")
+TARGET_CHOICES = ("ring", "8gaussians", "mixture", "banana", "donut", "funnel", "fitted")
 SAMPLERS = ("ula", "mala", "both")
 INITS = ("uniform box", "one point", "wide gaussian", "exact p")
 VIEWS = ("chains", "histograms")
@@ -77,6 +77,7 @@ _EBM: Any = ("mode", ("ebm",))
 # Fixed panel boxes per target ((x0, x1), (y0, y1)); the fitted target's comes from its data.
 LIMITS: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     "ring": ((-4.5, 4.5), (-4.5, 4.5)),
+    "8gaussians": ((-4.0, 4.0), (-4.0, 4.0)),
     "mixture": ((-5.0, 5.0), (-5.0, 5.0)),
     "banana": ((-6.0, 6.0), (-3.0, 9.0)),
     "donut": ((-4.0, 4.0), (-4.0, 4.0)),
@@ -91,8 +92,9 @@ class Params:
         "on data with persistent Langevin chains")] = "sample"
     target: Annotated[str, Choice(
         TARGET_CHOICES, "the density p to sample: ring (8 Gaussians on a circle of radius 3, "
-        "std 0.3), mixture (the engine's 3-component correlated mixture), banana, donut, "
-        "Neal's funnel (x, v), or a mixture fitted by EM to a data set", when=_SAMPLE)] = "ring"
+        "std 0.3), 8gaussians (the gallery set's own mixture: radius 2.5, std 0.2), mixture (the "
+        "engine's 3-component correlated mixture), banana, donut, Neal's funnel (x, v), or a "
+        "mixture fitted by EM to a data set", when=_SAMPLE)] = "ring"
     fit_data: Annotated[str, Choice(
         DATA_CHOICES, "the points the fitted mixture is fitted to (2000 points of a gallery "
         "set at noise 0.1, or the points you drew)", when=("target", ("fitted",)),
@@ -251,6 +253,11 @@ class _Chains:
 
 def _make_target(p: Params, ctx: RunContext) -> tuple[Any, tuple, tuple, str]:
     """(target, xlim, ylim, description); LabError when the fitted data are missing."""
+    if p.target == "8gaussians":
+        mix = gallery_mixture("8gaussians", 0.1)
+        xlim, ylim = LIMITS[p.target]
+        return (lv.GaussianMixture(mix.weights, mix.means, mix.covariances), xlim, ylim,
+                "gallery's 8 gaussians")
     if p.target != "fitted":
         xlim, ylim = LIMITS[p.target]
         return lv.make_target(p.target), xlim, ylim, p.target
@@ -374,7 +381,7 @@ def _caption(p: Params, chains: list[_Chains], done: int, eff: int, frame_no: in
             s += f", {c.diverged} chain{'s' if c.diverged > 1 else ''} diverged"
         parts.append(s)
     cap = "" if eff >= p.steps_per_frame else f" ({eff} steps per frame for this many chains)"
-    if p.target in ("ring", "mixture", "fitted") and p.init != "exact p":
+    if p.target in ("ring", "8gaussians", "mixture", "fitted") and p.init != "exact p":
         # a plateau here is slow mixing, not the step size's bias: say so
         story += (" Between separated modes the chains almost never jump, so each mode keeps "
                   "the share of chains that started near it and the distance levels off, for "

@@ -236,3 +236,17 @@ def test_distance_is_sliced_w2_against_clipped_exact_samples() -> None:
     x = f.panels[0].layers["chains"].xy
     assert f.metrics["sliced W₂ to p/ULA"] == pytest.approx(
         sliced_wasserstein(L._clip(x, xlim, ylim), ref, seed=p.seed))
+
+
+def test_the_gallery_target_is_the_8_gaussians_set_s_own_mixture():
+    from genlab.engine.datasets import make_dataset
+
+    target, xlim, ylim, what = L._make_target(_params(target="8gaussians"), CTX)
+    data, _ = make_dataset("8gaussians", 20000, 0.1, seed=3)
+    assert "8 gaussians" in what
+    # the gallery's points are as likely under the target as the target's own samples are
+    own = L.exact_samples(target, 20000, seed=4)
+    assert abs(target.log_p(data).mean() - target.log_p(own).mean()) < 0.03
+    assert np.abs(data).max() < xlim[1] and np.abs(data).max() < ylim[1]
+    f = _frames(_params(target="8gaussians", sampler="both", init="exact p", eta=0.05), 3)[-1]
+    assert f.metrics["sliced W₂ to p/MALA"] < f.metrics["sliced W₂ to p/ULA"]
