@@ -34,7 +34,7 @@ animation is over (one forward sweep, or a last reverse pass with the finished n
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
@@ -58,7 +58,8 @@ from genlab.labs.frame import (
     Segments,
     VectorField,
 )
-from genlab.labs.params import Choice, Flag, Range, live_fields
+from genlab.labs.params import Choice, Flag, Range, live_fields, take_live
+from genlab.labs.plane import cells, signed
 
 VIEWS = ("forward", "score", "reverse")
 SCHEDULES = ("linear", "cosine", "VE")
@@ -161,16 +162,6 @@ _LIVE = live_fields(Params)
 # ------------------------------------------------------------------------------ helpers
 
 
-def _take(params: Params, new: Any) -> Params:
-    if new is None:
-        return params
-    return replace(params, **{k: getattr(new, k) for k in _LIVE})
-
-
-def _fmt(v: float, digits: int = 3) -> str:
-    return f"{v:.{digits}f}".replace("-", "−")
-
-
 def make_schedule(p: Params) -> df.VPSchedule | df.VESchedule:
     """The schedule named by ``p.schedule``."""
     if p.schedule == "VE":
@@ -183,13 +174,6 @@ def _signal(schedule: Any, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a, v = schedule.marginal(t)
     snr = a * a / v
     return snr / (1.0 + snr), np.log10(snr)
-
-
-def _cells(lim: float, n: int) -> np.ndarray:
-    """Centres (n*n, 2) of an n x n grid over [−lim, lim]², row-major from the bottom."""
-    c = -lim + (np.arange(n) + 0.5) * 2.0 * lim / n
-    xx, yy = np.meshgrid(c, c)
-    return np.column_stack([xx.ravel(), yy.ravel()])
 
 
 def _capped(uv: np.ndarray) -> np.ndarray:
@@ -208,9 +192,10 @@ class _Geometry:
         self.lim = lim
         self.xlim = self.ylim = (-lim, lim)
         self.extent = (-lim, lim, -lim, lim)
-        self.heat_cells = _cells(lim, HEAT_N)
-        self.err_cells = _cells(lim, ERR_N)
-        self.field_cells = _cells(lim * (1 - 1 / FIELD_N), FIELD_N)
+        self.heat_cells = cells((-lim, lim), (-lim, lim), HEAT_N)
+        self.err_cells = cells((-lim, lim), (-lim, lim), ERR_N)
+        inner = lim * (1 - 1 / FIELD_N)
+        self.field_cells = cells((-inner, inner), (-inner, inner), FIELD_N)
         rng = np.random.default_rng([p.seed, 21])
         idx = rng.permutation(len(x))[:N_SHOW]
         self.show = x[idx]
@@ -320,7 +305,7 @@ def _forward(p: Params, data: NoisedData, g: _Geometry, t: float
             if p.schedule == "VE" else
             f"VP {p.schedule}: x_t = √ᾱ x₀ + √(1 − ᾱ) ε")
     caption = (f"Forward process, {kind}; at t = {t:.2f}, ᾱ = {sig_t:.3g} and SNR = "
-               f"10^{_fmt(lsnr_t, 2)} (thick curves: this schedule).  Each point keeps its own "
+               f"10^{signed(lsnr_t, 2)} (thick curves: this schedule).  Each point keeps its own "
                "ε, so it slides from its data position towards noise; the heatmap is p_t = "
                f"{data.how}.")
     return (cloud, heat, schedule_panel, snr_panel), metrics, caption
@@ -364,12 +349,12 @@ def _score_panels(p: Params, data: NoisedData, g: _Geometry, net: _Net, t: float
     metrics = {"loss/ε-MSE": loss, "score error/E‖ε̂_θ − ε̂*‖² over p_t": float(err_eval)}
     gap = float(np.linalg.norm(tw_exact - tw_learned))
     caption = (f"The denoiser after {net.done} Adam steps of the ε-prediction loss "
-               f"E‖ε̂_θ(a x₀ + √v ε, t) − ε‖² (now {_fmt(loss)}; it cannot reach 0: its floor "
+               f"E‖ε̂_θ(a x₀ + √v ε, t) − ε‖² (now {signed(loss)}; it cannot reach 0: its floor "
                "is the error of the exact ε̂*, and the excess is the score error).  Arrows: "
                f"the learned score (orange) over the exact one (green), times √v = "
-               f"{_fmt(sv, 2)} at t = {t:.2f} (capped at {FIELD_CAP:g}).  Drag the probe x_t: "
+               f"{signed(sv, 2)} at t = {t:.2f} (capped at {FIELD_CAP:g}).  Drag the probe x_t: "
                "Tweedie's E[x₀ | x_t] = (x_t + v ∇log p_t)/a from the exact and the learned "
-               f"score are {_fmt(gap, 2)} apart.")
+               f"score are {signed(gap, 2)} apart.")
     return (fields_panel, err_panel, probe_panel), metrics, caption
 
 
@@ -432,7 +417,7 @@ def _reverse_panels(p: Params, data: NoisedData, g: _Geometry, net: _Net | None,
              + (" (training on between frames)" if net.pending(p) else ""))
     if ps.over:
         lead = (f"Pass {ps.number + 1} done: {p.n_particles} samples after {ps.n_steps} DDPM "
-                f"steps with {which}; sliced W₂ to the data {_fmt(sw)}.  ")
+                f"steps with {which}; sliced W₂ to the data {signed(sw)}.  ")
     else:
         lead = (f"Pass {ps.number + 1}, DDPM step {ps.i} / {ps.n_steps} with {which}.  ")
     caption = lead + ("Each step draws x_s ~ N(μ, β̃I) with μ mixing x_t and the predicted "
@@ -497,7 +482,7 @@ def run(params: Params, ctx: RunContext) -> FrameGenerator:
         frame = Frame(step=frame_no, title=title, panels=panels, metrics=metrics,
                       caption=caption, total=None)
         old_view, old_score = p.view, p.score
-        p = _take(p, (yield frame))
+        p = take_live(p, (yield frame), _LIVE)
         frame_no += 1
         if p.view != "reverse" or p.score != old_score or p.view != old_view:
             if ps is not None:

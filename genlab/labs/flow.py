@@ -27,7 +27,7 @@ keeps the last good frame.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Annotated, Any
 
@@ -49,7 +49,8 @@ from genlab.labs.frame import (
     Segments,
     message_frame,
 )
-from genlab.labs.params import Choice, Range
+from genlab.labs.params import Choice, Range, take_live
+from genlab.labs.plane import cells, signed, square_limits
 
 DIMENSIONS = ("2d", "1d")
 MODELS = ("realnvp", "planar")
@@ -149,39 +150,11 @@ def _advance(p: Params, trainer: Any, done: int) -> np.ndarray | None:
     return trainer.step(min(p.steps_per_frame, p.steps - done))
 
 
-def _take(params: Params, new: Any) -> Params:
-    """params with the live fields of ``new`` (a Params sent to the generator, or None)."""
-    if new is None:
-        return params
-    return replace(params, **{k: getattr(new, k) for k in _LIVE})
-
-
-def _fmt(v: float, digits: int = 3) -> str:
-    return f"{v:.{digits}f}".replace("-", "−")
-
-
 def _split(n: int, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, held-out): a seeded permutation, at least MIN_POINTS - 1 to train."""
     perm = np.random.default_rng([seed, 7]).permutation(n)
     n_held = min(int(round(frac * n)), max(n - (MIN_POINTS - 1), 0))
     return perm[n_held:], perm[:n_held]
-
-
-def _square_limits(x: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
-    """A square box around the points with a 10% margin (the plane panels are equal-aspect)."""
-    lo, hi = x.min(axis=0), x.max(axis=0)
-    mid = 0.5 * (lo + hi)
-    half = 0.6 * max(float((hi - lo).max()), 1e-3)
-    return (float(mid[0] - half), float(mid[0] + half)), (float(mid[1] - half),
-                                                          float(mid[1] + half))
-
-
-def _cells(xlim: tuple[float, float], ylim: tuple[float, float], n: int) -> np.ndarray:
-    """Centres (n*n, 2) of an n x n grid of cells, row-major from the bottom (Heatmap's)."""
-    xs = xlim[0] + (np.arange(n) + 0.5) * (xlim[1] - xlim[0]) / n
-    ys = ylim[0] + (np.arange(n) + 0.5) * (ylim[1] - ylim[0]) / n
-    xx, yy = np.meshgrid(xs, ys)
-    return np.column_stack([xx.ravel(), yy.ravel()])
 
 
 def _grid_lines(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -223,8 +196,8 @@ class _Watch:
         if not (np.isfinite(losses).all() and math.isfinite(nll)):
             raise _diverged("the loss became NaN or infinite", step, lr)
         if nll > self.best + DIVERGED_RISE:
-            raise _diverged(f"the training NLL rose from {_fmt(self.best, 2)} to "
-                            f"{_fmt(nll, 2)} nats per point", step, lr)
+            raise _diverged(f"the training NLL rose from {signed(self.best, 2)} to "
+                            f"{signed(nll, 2)} nats per point", step, lr)
         self.best = min(self.best, nll)
 
 
@@ -246,9 +219,9 @@ class _Plane:
         self.m = xt.mean(axis=0)
         self.sigma = float(np.sqrt(xt.var(axis=0).mean()))
         self.log_sigma2 = 2.0 * math.log(self.sigma)
-        self.xlim, self.ylim = _square_limits(x)
+        self.xlim, self.ylim = square_limits(x)
         self.extent = (*self.xlim, *self.ylim)
-        self.cells = self.std(_cells(self.xlim, self.ylim, GRID))
+        self.cells = self.std(cells(self.xlim, self.ylim, GRID))
         self.train_std = self.std(xt)
         self.held_std = self.std(x[held])
         self.eval_train = self.train_std[:EVAL_POINTS]
@@ -409,12 +382,12 @@ def _run_2d(p: Params, ctx: RunContext) -> FrameGenerator:
             lead = f"Done: {done} Adam steps (raise 'steps' to go on). "
         else:
             lead = f"Step {done}: "
-        held_text = (f" / {_fmt(metrics['NLL/held-out'])} (held-out)" if n_held else "")
-        tail = f" Mean NLL {_fmt(nll)} (train){held_text} nats per point."
+        held_text = (f" / {signed(metrics['NLL/held-out'])} (held-out)" if n_held else "")
+        tail = f" Mean NLL {signed(nll)} (train){held_text} nats per point."
         frame = Frame(step=frame_no, total=total,
                       title=f"{name} · {p.dataset} · step {done} / {p.steps}",
                       panels=panels, metrics=metrics, caption=lead + caption + tail)
-        p = _take(p, (yield frame))
+        p = take_live(p, (yield frame), _LIVE)
         stepped = _advance(p, trainer, done)
         if stepped is None:
             return
@@ -493,18 +466,18 @@ def _run_1d(p: Params, ctx: RunContext) -> FrameGenerator:
         total = _total(p, frame_no, done)
         lead = ("Start (the map is nearly x = z, so p(x) is nearly N(0, 1)): " if frame_no == 0
                 else f"Done after {done} steps: " if done >= p.steps else f"Step {done}: ")
-        held_text = (f" / {_fmt(metrics['NLL/held-out'])} (held-out)" if len(xh) else "")
+        held_text = (f" / {signed(metrics['NLL/held-out'])} (held-out)" if len(xh) else "")
         caption = (lead + "x = f(z) with z ~ N(0, 1) and f increasing, so p(x) = "
                    "N(f⁻¹(x)) |df⁻¹/dx|.  The grey lines cut N(0, 1) into ten slices of equal "
                    "mass; f sends them to the slices between the same lines in x, and where f "
                    "is flat they crowd and p(x) is high.  Maximum likelihood makes the pulled-"
-                   f"back data f⁻¹(xᵢ) look like N(0, 1); mean NLL {_fmt(nll)} (train)"
+                   f"back data f⁻¹(xᵢ) look like N(0, 1); mean NLL {signed(nll)} (train)"
                    f"{held_text}.")
         frame = Frame(step=frame_no, total=total,
                       title=f"1D flow · {p.data_1d} · step {done} / {p.steps}",
                       panels=(base_panel, map_panel, density_panel), metrics=metrics,
                       caption=caption)
-        p = _take(p, (yield frame))
+        p = take_live(p, (yield frame), _LIVE)
         stepped = _advance(p, trainer, done)
         if stepped is None:
             return

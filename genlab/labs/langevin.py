@@ -28,7 +28,7 @@ Samplers come from ``genlab.engine.langevin`` (run_chains_with_stats), distances
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
@@ -48,7 +48,8 @@ from genlab.labs.frame import (
     VectorField,
     message_frame,
 )
-from genlab.labs.params import Choice, Range
+from genlab.labs.params import Choice, Range, take_live
+from genlab.labs.plane import cells, signed, square_limits
 
 MODES = ("sample", "ebm")
 TARGET_CHOICES = ("ring", "8gaussians", "mixture", "banana", "donut", "funnel", "fitted")
@@ -171,32 +172,6 @@ _LIVE_EBM = ("lr", "ebm_step", "k_steps", "alpha", "reinit", "batch_size", "trai
              "train_per_frame")
 
 
-def _take(params: Params, new: Any, names: tuple[str, ...]) -> Params:
-    if new is None:
-        return params
-    return replace(params, **{k: getattr(new, k) for k in names})
-
-
-def _fmt(v: float, digits: int = 3) -> str:
-    return f"{v:.{digits}f}".replace("-", "−")
-
-
-def _cells(xlim: tuple[float, float], ylim: tuple[float, float], n: int) -> np.ndarray:
-    """Centres (n*n, 2) of an n x n grid of cells, row-major from the bottom (Heatmap's)."""
-    xs = xlim[0] + (np.arange(n) + 0.5) * (xlim[1] - xlim[0]) / n
-    ys = ylim[0] + (np.arange(n) + 0.5) * (ylim[1] - ylim[0]) / n
-    xx, yy = np.meshgrid(xs, ys)
-    return np.column_stack([xx.ravel(), yy.ravel()])
-
-
-def _square_limits(x: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
-    lo, hi = x.min(axis=0), x.max(axis=0)
-    mid = 0.5 * (lo + hi)
-    half = 0.65 * max(float((hi - lo).max()), 1e-3)
-    return ((float(mid[0] - half), float(mid[0] + half)),
-            (float(mid[1] - half), float(mid[1] + half)))
-
-
 # ------------------------------------------------------------------------ exact samplers
 
 
@@ -267,7 +242,7 @@ def _make_target(p: Params, ctx: RunContext) -> tuple[Any, tuple, tuple, str]:
     mix = fit_mixture(x, p.k, seed=p.seed)
     # EM's ε keeps the covariances positive definite, so the engine's Cholesky succeeds
     target = lv.GaussianMixture(mix.weights, mix.means, mix.covariances)
-    xlim, ylim = _square_limits(x)
+    xlim, ylim = square_limits(x, 0.65)
     return target, xlim, ylim, f"{mix.n_components}-component fit to {p.fit_data}"
 
 
@@ -288,7 +263,7 @@ def _starts(p: Params, target: Any, xlim: tuple, ylim: tuple) -> np.ndarray:
 def _energy_map(target: Any, xlim: tuple, ylim: tuple) -> tuple[np.ndarray, np.ndarray]:
     """U = −log p on the GRID x GRID cells (clipped ENERGY_RANGE above its minimum) and p."""
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        logp = target.log_p(_cells(xlim, ylim, GRID)).reshape(GRID, GRID)
+        logp = target.log_p(cells(xlim, ylim, GRID)).reshape(GRID, GRID)
     logp = np.where(np.isfinite(logp), logp, -np.inf)
     u = -logp
     u = np.minimum(u, float(u.min()) + ENERGY_RANGE)
@@ -298,7 +273,7 @@ def _energy_map(target: Any, xlim: tuple, ylim: tuple) -> tuple[np.ndarray, np.n
 def _field(target: Any, xlim: tuple, ylim: tuple) -> VectorField:
     """∇log p on a FIELD x FIELD grid, lengths compressed to log(1 + |g|) (the funnel's and the
     banana's gradients span orders of magnitude)."""
-    pts = _cells(xlim, ylim, FIELD)
+    pts = cells(xlim, ylim, FIELD)
     with np.errstate(over="ignore", invalid="ignore"):
         g = target.grad_log_p(pts)
     g = np.where(np.isfinite(g), g, 0.0)
@@ -374,7 +349,7 @@ def _caption(p: Params, chains: list[_Chains], done: int, eff: int, frame_no: in
              "min(1, p(y)q(x|y)/(p(x)q(y|x))), which keeps p exactly stationary.")
     parts = []
     for c in chains:
-        s = f"{c.name} sliced W₂ to p {_fmt(c.dist)}"
+        s = f"{c.name} sliced W₂ to p {signed(c.dist)}"
         if c.mala:
             s += f" (acceptance {c.acc:.2f})"
         if c.diverged:
@@ -428,7 +403,7 @@ def _run_sample(p: Params, ctx: RunContext) -> FrameGenerator:
                       caption=_caption(p, chains, done, eff, frame_no, what),
                       total=frame_no + 1 + max(0, -(-(p.n_steps - done) // eff)),
                       log_metrics=("sliced W₂ to p",))
-        p = _take(p, (yield frame), _LIVE_SAMPLE)
+        p = take_live(p, (yield frame), _LIVE_SAMPLE)
         if done >= p.n_steps:
             return
         alive = max(sum(len(c.x) for c in chains), 1)
@@ -467,7 +442,7 @@ def _run_ebm(p: Params, ctx: RunContext) -> FrameGenerator:
     ylim = (float(m[1] - half * s), float(m[1] + half * s))
     extent = (*xlim, *ylim)
     lims = {"xlim": xlim, "ylim": ylim}
-    cells = (_cells(xlim, ylim, EBM_GRID) - m) / s
+    grid = (cells(xlim, ylim, EBM_GRID) - m) / s
     cell_area = (xlim[1] - xlim[0]) * (ylim[1] - ylim[0]) / EBM_GRID**2
     show = x[:3000]
 
@@ -482,7 +457,7 @@ def _run_ebm(p: Params, ctx: RunContext) -> FrameGenerator:
     eval_data = xs[:2000]
     done, frame_no, losses = 0, 0, np.zeros(0)
     while True:
-        e = tr.energy(cells)
+        e = tr.energy(grid)
         if not (np.isfinite(e).all() and np.isfinite(losses).all()):
             raise _ebm_diverged("the energy became NaN or infinite", done)
         if float(np.abs(e).max()) > ENERGY_BLOWUP:
@@ -516,12 +491,12 @@ def _run_ebm(p: Params, ctx: RunContext) -> FrameGenerator:
                    "E(chains)²): pull the energy down on data, push it up where the persistent "
                    f"chains are; each step moves the chains by {p.k_steps} Langevin steps "
                    f"x ← x − η∇E + √(2η)ξ (η = {p.ebm_step:.3g}). Energy gap E(chains) − "
-                   f"E(data) = {_fmt(e_neg - e_pos)}.")
+                   f"E(data) = {signed(e_neg - e_pos)}.")
         frame = Frame(step=frame_no, title=f"Langevin EBM · {p.ebm_data} · step {done} / "
                       f"{p.train_steps}", panels=panels, metrics=metrics, caption=caption,
                       total=frame_no + 1 + max(0, -(-(p.train_steps - done)
                                                    // p.train_per_frame)))
-        p = _take(p, (yield frame), _LIVE_EBM)
+        p = take_live(p, (yield frame), _LIVE_EBM)
         if done >= p.train_steps:
             return
         tr.lr, tr.batch_size, tr.step_size = p.lr, p.batch_size, p.ebm_step

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -210,6 +210,14 @@ def clamp(cls: type, name: str, value: float) -> float:
 
 def live_fields(cls: type) -> frozenset[str]:
     return frozenset(f.name for f in param_fields(cls) if f.spec.live)
+
+
+def take_live(params: P, new: Any, names: Iterable[str]) -> P:
+    """``params`` with the fields ``names`` taken from ``new`` (the Params a live change sent
+    to a running generator, or None: no change)."""
+    if new is None:
+        return params
+    return replace(params, **{k: getattr(new, k) for k in names})
 
 
 def is_visible(f: ParamField, params: Any) -> bool:
