@@ -22,6 +22,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "langevin": ("benchmarks.langevin", "Langevin chains and EBM training steps per second"),
     "diffusion": ("benchmarks.diffusion",
                   "denoiser training, 10k x 100-step samplers, time to a good DDPM fit"),
+    "flow-matching": ("benchmarks.flow_matching",
+                      "flow-matching training steps/s (independent, OT) and time to a fit"),
 }
 
 
