@@ -285,7 +285,10 @@ class Frame:
     panels: the plots, drawn side by side; metrics: scalars plotted live against ``step``
     (a name ``group/series`` puts series of one group on shared axes); caption: one sentence
     saying what the frame shows; log_metrics: metric groups drawn on a logarithmic y axis
-    (their values must be > 0, e.g. a marginal violation).
+    (their values must be > 0, e.g. a marginal violation); metric_colours: ``series`` ->
+    palette colour for metric series (by the series part of ``group/series``), so a curve
+    has the colour of the same thing in the panels (Curve/Paths ``series=k`` is palette
+    colour k); series not named take colours by their order in the group.
     """
 
     step: int
@@ -295,10 +298,13 @@ class Frame:
     metrics: Mapping[str, float] = field(default_factory=dict)
     caption: str = ""
     log_metrics: tuple[str, ...] = ()
+    metric_colours: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "panels", tuple(self.panels))
         object.__setattr__(self, "log_metrics", tuple(self.log_metrics))
+        object.__setattr__(self, "metric_colours", MappingProxyType(
+            {str(k): int(v) for k, v in self.metric_colours.items()}))
         object.__setattr__(
             self, "metrics", MappingProxyType({k: float(v) for k, v in self.metrics.items()})
         )

@@ -33,6 +33,7 @@ class MetricsView(pg.GraphicsLayoutWidget):
         self.log_groups: set[str] = set()
         self._free: list[pg.PlotItem] = []  # pooled plots not in the layout
         self._series: dict[str, list[str]] = {}  # group -> series names, in curve order
+        self._colours: dict[str, int] = {}  # series name -> palette colour the lab asked for
         self.setBackground(theme.background)
         self._dirty = False
 
@@ -52,8 +53,8 @@ class MetricsView(pg.GraphicsLayoutWidget):
         names = self._series.get(group, [])
         if len(names) > 1 or (names and names[0]):
             keys = " ".join(
-                f'<span style="color:{th.color(k)}">━&nbsp;{html.escape(n)}</span>'
-                for k, n in enumerate(names))
+                f'<span style="color:{th.color(self._colour(group, n))}">━&nbsp;'
+                f'{html.escape(n)}</span>' for n in names)
             text = f"{html.escape(group)} &nbsp;{keys}"
         else:
             text = html.escape(group)
@@ -63,10 +64,15 @@ class MetricsView(pg.GraphicsLayoutWidget):
             ax.setPen(pg.mkPen(th.muted))
             ax.setTextPen(pg.mkPen(th.foreground))
 
+    def _colour(self, group: str, series: str) -> int:
+        if series in self._colours:
+            return self._colours[series]
+        return self._series[group].index(series)
+
     def _pen(self, name: str):
         group, _, series = name.partition("/")
-        k = self._series[group].index(series)
-        return pg.mkPen(self.theme.color(k), width=2 * self.theme.scale)
+        return pg.mkPen(self.theme.color(self._colour(group, series)),
+                        width=2 * self.theme.scale)
 
     def clear_all(self) -> None:
         for plot in self.plots.values():
@@ -77,9 +83,11 @@ class MetricsView(pg.GraphicsLayoutWidget):
             self._free.append(plot)
         self.plots, self.curves, self.data = {}, {}, {}
         self.cursor, self.log_groups, self._series = [], set(), {}
+        self._colours = {}
 
     def add_frame(self, frame: Frame) -> None:
         self.log_groups.update(frame.log_metrics)
+        self._colours.update(frame.metric_colours)
         for name, value in frame.metrics.items():
             self._add(name, float(frame.step), value)
         self._dirty = True

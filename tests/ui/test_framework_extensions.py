@@ -118,3 +118,18 @@ def test_painting_in_two_colours_labels_the_drawn_points(make_window, qtbot, tmp
     np.testing.assert_array_equal(win.draw.labels, labels)
     win.draw.undo()
     assert len(win.draw.labels) == len(win.draw.points) == 0
+
+
+def test_metric_colours_follow_the_labs_hint(qtbot):
+    from genlab.ui.metrics import MetricsView
+    from genlab.ui.theme import LIGHT
+
+    view = MetricsView(LIGHT)
+    qtbot.addWidget(view)
+    panel = (Panel({"p": Points(np.zeros((1, 2)))}),)
+    # "b" is named first but asks for palette colour 3; "a" keeps its order (1)
+    view.add_frame(Frame(0, "t", panel, metrics={"g/b": 1.0, "g/a": 2.0},
+                         metric_colours={"b": 3}))
+    assert view.curves["g/b"].opts["pen"].color().name() == LIGHT.color(3).lower()
+    assert view.curves["g/a"].opts["pen"].color().name() == LIGHT.color(1).lower()
+    assert LIGHT.color(3) in view.plots["g"].titleLabel.text
