@@ -13,7 +13,8 @@ from genlab.labs.base import FrameGenerator, LabError, LabInfo, RunContext
 from genlab.labs.params import ParamError
 
 # Order is the lab list's order (and Ctrl+1..9); each module defines ``LAB``.
-_MODULES = ("sampling", "em", "ot", "flow", "divergence", "langevin", "diffusion", "ode_sde")
+_MODULES = ("sampling", "em", "ot", "flow", "divergence", "langevin", "diffusion", "ode_sde",
+            "flow_matching")
 DEFAULT_LAB = "em"
 _registry: dict[str, LabInfo] | None = None
 
