@@ -19,7 +19,7 @@ from genlab.ui.metrics import MetricsView
 from genlab.ui.param_panel import ParamPanel
 from genlab.ui.playback import PlaybackBar
 from genlab.ui.settings import load_prefs, save_prefs
-from genlab.ui.shortcuts import show_help
+from genlab.ui.shortcuts import lab_key, show_help
 from genlab.ui.theme import Theme, get_theme
 
 DISPLAY_HZ = 60
@@ -102,7 +102,7 @@ class MainWindow(QtWidgets.QMainWindow):
             # short and narrow, and the canvas keeps the width side-by-side panels need
             item = QtWidgets.QListWidgetItem(f"{i + 1}. {lab.title}")
             item.setData(QtCore.Qt.ItemDataRole.UserRole, lab.name)
-            item.setToolTip(f"{lab.description} (Ctrl+{i + 1})")
+            item.setToolTip(f"{lab.description} ({lab_key(i)})" if i < 10 else lab.description)
             self.lab_list.addItem(item)
         labs_dock = self._dock("Labs", self.lab_list,
                                QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, 150)
@@ -237,8 +237,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 ("Ctrl+Z", self.draw.undo), ("Home", self.canvas.reset_view),
                 ("V", lambda: self.set_tool("view")), ("P", lambda: self.set_tool("paint")),
                 ("E", lambda: self.set_tool("erase")), ("M", lambda: self.set_tool("place"))]
-        for i, name in enumerate(list(LABS)[:9]):
-            keys.append((f"Ctrl+{i + 1}", lambda n=name: self.switch_lab(n)))
+        for i, name in enumerate(list(LABS)[:10]):
+            keys.append((lab_key(i), lambda n=name: self.switch_lab(n)))
         self.shortcuts = {}
         for key, slot in keys:
             sc = QtGui.QShortcut(QtGui.QKeySequence(key), self)

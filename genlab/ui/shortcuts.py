@@ -14,7 +14,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+E", "export an animation (GIF or MP4)"),
     ("F11", "full screen"),
     ("Home", "reset the view after panning or zooming (mouse wheel, drag in View mode)"),
-    ("Ctrl+1 … Ctrl+9", "switch to lab 1 … 9"),
+    ("Ctrl+1 … Ctrl+9, Ctrl+0", "switch to lab 1 … 9, lab 10"),
     ("Ctrl+= / Ctrl+-", "larger / smaller fonts and markers (projectors)"),
     ("Ctrl+T", "switch light / dark theme"),
     ("V / P / E / M", "tools: view (pan, zoom), paint, erase, place points"),
@@ -32,3 +32,9 @@ def show_help(parent: QtWidgets.QWidget) -> QtWidgets.QMessageBox:
     box.setModal(False)
     box.show()
     return box
+
+
+def lab_key(i: int) -> str:
+    """The shortcut of the i-th lab (0-based): Ctrl+1 … Ctrl+9, then Ctrl+0 for the tenth."""
+    return f"Ctrl+{(i + 1) % 10}"
+
