@@ -43,7 +43,7 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 from torch import nn
 
-from genlab.engine.optim import LiveLearningRate
+from genlab.engine.optim import LiveLearningRate, applied, guarded_steps
 
 Array = NDArray[np.float64]
 
@@ -209,20 +209,15 @@ class DenoiserTrainer(LiveLearningRate):
     def step(self, k: int = 1) -> np.ndarray:
         """Up to k Adam steps; their batch losses (mean squared error per coordinate)."""
         b = max(1, self.batch_size)
-        losses = []
-        for _ in range(int(k)):
+
+        def batch_loss() -> torch.Tensor:
             x_t, t, eps, y = self._batch(b, self.generator)
             out = self.model(x_t, t) if y is None else self.model(x_t, t, y)
-            loss = ((out - eps) ** 2).mean()
-            value = float(loss.detach())
-            losses.append(value)
-            if not math.isfinite(value):
-                break
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            self.n_steps_ += 1
-        return np.array(losses)
+            return ((out - eps) ** 2).mean()
+
+        losses = guarded_steps(self.optimizer, batch_loss, k)
+        self.n_steps_ += applied(losses)
+        return losses
 
     def loss(self, n: int = 4096, seed: int = 12345, p_uncond: float | None = None) -> float:
         """The loss on n fixed (seeded) draws of point, time and noise: a steady curve to

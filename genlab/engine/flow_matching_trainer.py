@@ -15,15 +15,13 @@ import this module inside their run, never at import time (it imports torch).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from numpy.typing import ArrayLike, NDArray
 
 from genlab.engine.denoiser import Denoiser
 from genlab.engine.flow_matching import COUPLINGS, Coupling, conditional_path, pairing
-from genlab.engine.optim import LiveLearningRate
+from genlab.engine.optim import LiveLearningRate, applied, guarded_steps
 
 Array = NDArray[np.float64]
 
@@ -91,23 +89,15 @@ class FlowMatchingTrainer(LiveLearningRate):
     def step(self, k: int = 1) -> np.ndarray:
         """Up to k Adam steps; their batch losses (mean squared velocity error)."""
         b = max(1, self.batch_size)
-        losses = []
-        for _ in range(int(k)):
-            loss = self._loss(*self.batch(b, self.generator))
-            value = float(loss.detach())
-            losses.append(value)
-            if not math.isfinite(value):
-                break
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            self.n_steps_ += 1
-        return np.array(losses)
+        losses = guarded_steps(self.optimizer,
+                               lambda: self._loss(*self.batch(b, self.generator)), k)
+        self.n_steps_ += applied(losses)
+        return losses
 
-    def loss(self, n: int = 4096, seed: int = 12345) -> float:
+    def loss(self, n: int = 1024, seed: int = 12345) -> float:
         """The loss on n fixed (seeded) pairs and times, paired by the trainer's coupling: a
-        steady curve to plot, unlike the noisy batch losses.  (With "ot" the n pairs are one
-        OT problem of size n, so keep n moderate.)"""
+        steady curve to plot, unlike the noisy batch losses.  With "ot" the n pairs are one
+        exact OT problem of size n (about 0.1 s at n = 1024, seconds at 4096)."""
         with torch.no_grad():
             return float(self._loss(*self.batch(int(n), torch.Generator().manual_seed(seed))))
 

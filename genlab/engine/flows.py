@@ -62,7 +62,7 @@ import torch
 from numpy.typing import ArrayLike
 from torch import Tensor, nn
 
-from genlab.engine.optim import LiveLearningRate
+from genlab.engine.optim import LiveLearningRate, applied, guarded_steps
 
 __all__ = ["SCALE_BOUND", "FlowBase", "MLETrainer", "PlanarFlow", "RealNVP", "flow_parameters",
            "solve_monotone"]
@@ -399,21 +399,18 @@ class MLETrainer(LiveLearningRate):
         """Up to k Adam steps; the batch losses (mean NLL per point), at most k of them."""
         n = self.x.shape[0]
         b = min(self.batch_size, n)
-        losses = []
-        for _ in range(int(k)):
+
+        def batch_loss() -> torch.Tensor:
             idx = torch.randint(0, n, (b,), generator=self.generator).to(self.x.device)
-            loss = -self.model._log_prob_t(self.x[idx]).mean()
-            value = float(loss.detach())
-            losses.append(value)
-            if not math.isfinite(value):
-                break
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            return -self.model._log_prob_t(self.x[idx]).mean()
+
+        def clip() -> None:
             if self.max_grad_norm is not None:
                 nn.utils.clip_grad_norm_(self.model.parameters(), self.max_grad_norm)
-            self.optimizer.step()
-            self.n_steps_ += 1
-        return np.array(losses)
+
+        losses = guarded_steps(self.optimizer, batch_loss, k, clip)
+        self.n_steps_ += applied(losses)
+        return losses
 
     def nll(self, x: Input) -> float:
         """Mean negative log-likelihood of x under the current model (no autograd)."""

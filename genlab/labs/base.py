@@ -48,3 +48,14 @@ class LabInfo:
     run: Callable[[Any, RunContext], FrameGenerator]
     takes_data: bool = False
     uses_picks: bool = False
+
+
+def sub_seed(seed: int, *key: int) -> int:
+    """A seed in [0, 2³¹) derived from ``seed`` and a key of ints, so each random stream of a
+    run (noise points, SDE noise, a reference sample…) has its own seed and stays the same
+    for the same run seed."""
+    out = int(seed) % 2**31
+    for k in key:
+        out = (out * 1_000_003 + int(k) + 17) % 2**31
+    return out
+

@@ -44,7 +44,7 @@ from genlab.engine import flow_matching as fm
 from genlab.engine.datasets import DATASETS, make_dataset
 from genlab.engine.mixtures import GALLERY_MIXTURES, Mixture, fit_mixture, gallery_mixture
 from genlab.engine.sample_distance import sliced_wasserstein
-from genlab.labs.base import FrameGenerator, LabError, LabInfo, RunContext
+from genlab.labs.base import FrameGenerator, LabError, LabInfo, RunContext, sub_seed
 from genlab.labs.data import DATA_CHOICES, data_or_message
 from genlab.labs.frame import (
     Curve,
@@ -163,12 +163,6 @@ _LIVE = live_fields(Params)
 # ------------------------------------------------------------------------------ set-up
 
 
-def _sub_seed(seed: int, *key: int) -> int:
-    out = int(seed) % 2**31
-    for k in key:
-        out = (out * 1_000_003 + int(k) + 17) % 2**31
-    return out
-
 
 def _mixture(name: str, x: np.ndarray, p: Params) -> tuple[Mixture, str, bool]:
     """The mixture standing for a set: (mixture, its description, exact)."""
@@ -203,25 +197,25 @@ class _Data:
 
 def _make_data(p: Params, x1: np.ndarray) -> _Data:
     n_start = max(p.n_particles, DIST_N)
-    rng = np.random.default_rng(_sub_seed(p.seed, 1))
+    rng = np.random.default_rng(sub_seed(p.seed, 1))
     noise_start = rng.standard_normal((n_start, 2))
     if p.source == NORMAL:
         x0 = None
         start = noise_start
         src_points = noise_start
     else:
-        x0 = make_dataset(p.source, N_TRAIN, p.noise, _sub_seed(p.seed, 2))[0]
-        start = make_dataset(p.source, n_start, p.noise, _sub_seed(p.seed, 3))[0]
+        x0 = make_dataset(p.source, N_TRAIN, p.noise, sub_seed(p.seed, 2))[0]
+        start = make_dataset(p.source, n_start, p.noise, sub_seed(p.seed, 3))[0]
         src_points = x0
     if p.dataset == "drawn":
         ref = x1
-        boot = np.random.default_rng(_sub_seed(p.seed, 4)).integers(0, len(x1), len(x1))
+        boot = np.random.default_rng(sub_seed(p.seed, 4)).integers(0, len(x1), len(x1))
         floor = sliced_wasserstein(x1[boot], ref, N_PROJ, p.seed)
     else:
-        ref = make_dataset(p.dataset, DIST_N, p.noise, _sub_seed(p.seed, 5))[0]
+        ref = make_dataset(p.dataset, DIST_N, p.noise, sub_seed(p.seed, 5))[0]
         floor = float(np.mean([
             sliced_wasserstein(make_dataset(p.dataset, DIST_N, p.noise,
-                                            _sub_seed(p.seed, 6, i))[0], ref, N_PROJ, p.seed)
+                                            sub_seed(p.seed, 6, i))[0], ref, N_PROJ, p.seed)
             for i in range(FLOOR_DRAWS)]))
     src_mix, src_text, src_exact = _mixture(p.source, src_points, p)
     tgt_mix, tgt_text, tgt_exact = _mixture(p.dataset, x1, p)
@@ -235,7 +229,7 @@ def _make_data(p: Params, x1: np.ndarray) -> _Data:
 
 
 def _target_points(p: Params, ctx: RunContext) -> np.ndarray | Frame:
-    got = data_or_message(p.dataset, N_TRAIN, p.noise, _sub_seed(p.seed, 7), ctx,
+    got = data_or_message(p.dataset, N_TRAIN, p.noise, sub_seed(p.seed, 7), ctx,
                           "Flow matching", MIN_POINTS)
     if isinstance(got, Frame):
         return got
@@ -360,14 +354,14 @@ class _Lab:
         inner = lim[1] * (1 - 1 / FIELD_N)
         self.field_cells = cells((-inner, inner), (-inner, inner), FIELD_N)
         self.heat_cells = cells(lim, lim, HEAT_N)
-        rng = np.random.default_rng(_sub_seed(p.seed, 8))
+        rng = np.random.default_rng(sub_seed(p.seed, 8))
         n1 = rng.integers(0, len(data.x1), CLOUD_N)
         self.cloud1 = data.x1[n1]
         self.cloud0 = (rng.standard_normal((CLOUD_N, 2)) if data.x0 is None
                        else data.x0[rng.integers(0, len(data.x0), CLOUD_N)])
         self.cloud0_ot, self.cloud1_ot = fm.pair(self.cloud0, self.cloud1, "ot")
-        self.err0 = data.src_mix.sample(ERR_N, seed=_sub_seed(p.seed, 9))[0]
-        self.err1 = data.tgt_mix.sample(ERR_N, seed=_sub_seed(p.seed, 10))[0]
+        self.err0 = data.src_mix.sample(ERR_N, seed=sub_seed(p.seed, 9))[0]
+        self.err1 = data.tgt_mix.sample(ERR_N, seed=sub_seed(p.seed, 10))[0]
         self._heat: dict[float, np.ndarray] = {}
         self._exact_field: dict[float, np.ndarray] = {}
         self.pairs = data.src_mix.n_components * data.tgt_mix.n_components

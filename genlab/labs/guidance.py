@@ -38,7 +38,7 @@ import numpy as np
 
 from genlab.engine import diffusion as dif
 from genlab.engine.guidance import ClassMixtures, class_mixtures, gallery_class_mixtures
-from genlab.labs.base import FrameGenerator, LabError, LabInfo, RunContext
+from genlab.labs.base import FrameGenerator, LabError, LabInfo, RunContext, sub_seed
 from genlab.labs.data import data_or_message
 from genlab.labs.frame import (
     Curve,
@@ -179,12 +179,6 @@ def class_index(values: np.ndarray, label: int) -> int:
     return int(np.argmin(np.abs(values - int(label)) * 2 + (values > label)))
 
 
-def _seed(seed: int, *key: int) -> int:
-    out = int(seed) % 2**31
-    for k in key:
-        out = (out * 1_000_003 + int(k) + 17) % 2**31
-    return out
-
 
 @dataclass
 class _Job:
@@ -225,8 +219,8 @@ class _Lab:
         self.schedule = dif.VPSchedule("linear")
         self.trainer: Any = None  # set once the denoiser has trained
         self.kinds: tuple[str, ...] = ("exact",)
-        self.x_T = np.random.default_rng(_seed(p.seed, 1)).standard_normal((p.n_samples, 2))
-        self.x_train, self.c_train = cm.sample(N_TRAIN, seed=_seed(p.seed, 2))
+        self.x_T = np.random.default_rng(sub_seed(p.seed, 1)).standard_normal((p.n_samples, 2))
+        self.x_train, self.c_train = cm.sample(N_TRAIN, seed=sub_seed(p.seed, 2))
         self.show = self.x_train[:N_SHOW]
         self.show_labels = values[self.c_train[:N_SHOW]]
         self.lim = self._limits()
@@ -262,7 +256,7 @@ class _Lab:
         return (kind, c, round(float(w), 6), p.sampler, p.n_steps)
 
     def _new_job(self, key: tuple[Any, ...]) -> _Job:
-        rng = (np.random.default_rng(_seed(self.p.seed, 3, key[4]))
+        rng = (np.random.default_rng(sub_seed(self.p.seed, 3, key[4]))
                if key[3] == "DDPM" else None)
         _, v1 = self.schedule.marginal(1.0)
         return _Job(key, dif.time_grid(int(key[4]), T_MIN),
@@ -478,7 +472,7 @@ def _train(lab: _Lab, ctx: RunContext, box: list[Params]) -> Generator[Frame, An
     trainer = DenoiserTrainer(model, lab.x_train, lab.schedule, lr=p.lr, batch_size=BATCH,
                               seed=p.seed, t_min=T_MIN, labels=lab.c_train,
                               p_uncond=p.p_uncond)
-    z = np.random.default_rng(_seed(p.seed, 4)).standard_normal((PREVIEW_N, 2))
+    z = np.random.default_rng(sub_seed(p.seed, 4)).standard_normal((PREVIEW_N, 2))
     done = frame_no = 0
     while True:
         q = box[0]

@@ -41,7 +41,7 @@ from genlab.engine import gmm
 from genlab.engine.datasets import DATASETS
 from genlab.engine.mixtures import GALLERY_MIXTURES, Mixture, fit_mixture, gallery_mixture
 from genlab.engine.sample_distance import sliced_wasserstein
-from genlab.labs.base import FrameGenerator, LabError, LabInfo, RunContext
+from genlab.labs.base import FrameGenerator, LabError, LabInfo, RunContext, sub_seed
 from genlab.labs.data import DATA_CHOICES, lab_data
 from genlab.labs.frame import (
     Curve,
@@ -189,12 +189,6 @@ def target_mixture(p: Params, ctx: RunContext) -> tuple[Mixture, str]:
     return mix, f"{mix.n_components} Gaussians fitted to {src}"
 
 
-def _sde_seed(seed: int, *key: int) -> int:
-    out = int(seed) % 2**31
-    for k in key:
-        out = (out * 1_000_003 + int(k) + 17) % 2**31
-    return out
-
 
 def _sample(method: str, score: dif.ScoreFn, x: np.ndarray, schedule: dif.VPSchedule,
             n_steps: int, seed: int) -> np.ndarray:
@@ -235,7 +229,7 @@ def _jobs(method: str, n_steps: int, n: int, seed: int, score_kind: str,
     bounds = np.linspace(0, n, parts + 1).astype(int)
     tag = 0 if main else 1
     return [_Job(method, n_steps, int(lo), int(hi),
-                 _sde_seed(seed, tag, n_steps, i), main)
+                 sub_seed(seed, tag, n_steps, i), main)
             for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))]
 
 
@@ -329,8 +323,8 @@ class _Lab:
     def measure_floor(self) -> None:
         """The reference sample, the floor (target vs target) and the prior's distance."""
         seed = self.p.seed
-        self.ref = self.mix.sample(self.n_dist, seed=_sde_seed(seed, 2))[0]
-        draws = [sliced_wasserstein(self.mix.sample(self.n_dist, _sde_seed(seed, 3, i))[0],
+        self.ref = self.mix.sample(self.n_dist, seed=sub_seed(seed, 2))[0]
+        draws = [sliced_wasserstein(self.mix.sample(self.n_dist, sub_seed(seed, 3, i))[0],
                                     self.ref, N_PROJ, seed) for i in range(FLOOR_DRAWS)]
         self.floor = float(np.mean(draws))
         self.prior = sliced_wasserstein(self.x_T[:self.n_dist], self.ref, N_PROJ, seed)
@@ -395,7 +389,7 @@ class _Lab:
             if m == "sde":
                 xs = np.repeat(x, self.p.n_sde_runs, axis=0)
                 path = _sample(m, self.score, xs, self.schedule, self.N,
-                               _sde_seed(self.p.seed, 4))
+                               sub_seed(self.p.seed, 4))
             else:
                 path = _sample(m, self.score, x, self.schedule, self.N, 0)
             if not np.isfinite(path).all():
@@ -535,11 +529,11 @@ def _train(lab: _Lab, p: Params, ctx: RunContext, box: list[Params],
         lab.notes.append(f"The denoiser trained in an earlier run ({p.train_steps} steps, loss "
                          f"{loss:.3f}) is reused.")
         return 0
-    x_train = lab.mix.sample(N_TRAIN, seed=_sde_seed(p.seed, 5))[0]
+    x_train = lab.mix.sample(N_TRAIN, seed=sub_seed(p.seed, 5))[0]
     model = Denoiser(HIDDEN, DEPTH, seed=p.seed).to(device)
     trainer = DenoiserTrainer(model, x_train, lab.schedule, lr=p.lr, batch_size=BATCH,
                               seed=p.seed, t_min=T_MIN)
-    z = np.random.default_rng(_sde_seed(p.seed, 6)).standard_normal((PREVIEW_N, 2))
+    z = np.random.default_rng(sub_seed(p.seed, 6)).standard_normal((PREVIEW_N, 2))
     n_frames = 1 + math.ceil(p.train_steps / TRAIN_STEPS_PER_FRAME)
     done, frame_no, batch_loss = 0, 0, math.nan
     while True:
