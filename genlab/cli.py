@@ -123,12 +123,16 @@ def _render(args) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from genlab.ui.export import export_animation, save_image
     from genlab.ui.theme import get_theme
+    from genlab.ui.worker import limit_torch_threads
 
     limit = args.frames or 2000
     frames = []
     gen = lab.run(params, RunContext(drawn=drawn, drawn_labels=drawn_labels))
     try:
         for frame in gen:
+            # torch is imported inside the run: one thread, as in the window's worker, so
+            # the frames are the window's (and a shared machine does not stall the run)
+            limit_torch_threads()
             bad = frame.first_nonfinite()
             if bad is not None:
                 print(f"genlab: run stopped at frame {frame.step}: NaN in {bad}; "
