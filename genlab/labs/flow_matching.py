@@ -72,7 +72,7 @@ KINDS = ("independent", "OT", "exact", "PF-ODE")
 COLOUR = {"independent": 1, "OT": 2, "exact": 4, "PF-ODE": 0}
 LEGEND = {"independent": "independent", "OT": "OT-CFM", "exact": "exact field",
           "PF-ODE": "PF-ODE (VP)"}
-FLOOR = "target vs target"
+FLOOR = "floor"  # the distance between two target samples
 # the metric curves take the colours of the same flows in the panels
 METRIC_COLOURS = {**{LEGEND[k]: COLOUR[k] for k in KINDS}, FLOOR: 7}
 CALLS = {"euler": 1, "midpoint": 2}
@@ -515,9 +515,9 @@ class _Lab:
             layers["trails"] = Paths(traj[rows, :TRAILS], series=COLOUR[kind], alpha=0.9,
                                      fade=True)
         layers["particles"] = Points(traj[k], series=COLOUR[kind] + 1, size=0.55, alpha=0.8)
-        title = {"independent": "independent pairing", "OT": "OT pairing (OT-CFM)",
-                 "exact": "flow matching: exact straight-path field",
-                 "PF-ODE": "diffusion: PF-ODE, exact VP score"}[kind]
+        # short titles: three panels share a window that also holds the parameters
+        title = {"independent": "independent pairs", "OT": "OT pairs (OT-CFM)",
+                 "exact": "FM, exact u_t", "PF-ODE": "diffusion PF-ODE, exact"}[kind]
         solver = ("Euler" if self.p.method == "euler" else
                   ("Heun" if kind == "PF-ODE" else "midpoint"))
         title += f" · {solver} {k}/{n_steps}"
@@ -558,7 +558,7 @@ class _Lab:
             layers[f"{kind} name"] = Labels(np.array([[mid, (0.93 - 0.08 * i) * top]]),
                                             (LEGEND[kind],), series=COLOUR[kind])
         solver = "Euler" if p.method == "euler" else "midpoint"
-        return Panel(layers, title=f"sliced W₂ to the target ({solver}; dashed: floor)", xlim=x_lim,
+        return Panel(layers, title=f"sliced W₂, {solver} (dashed: floor)", xlim=x_lim,
                      ylim=(0.0, top), equal_aspect=False, xlabel="log₂ steps N",
                      ylabel="sliced W₂")
 

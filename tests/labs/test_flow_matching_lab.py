@@ -70,7 +70,7 @@ def test_training_frames_then_flows_then_done():
     last = frames[-1]
     assert last.caption.startswith("Done:")
     assert [p.title.split(" ·")[0] for p in last.panels[:2]] == [
-        "independent pairing", "OT pairing (OT-CFM)"]
+        "independent pairs", "OT pairs (OT-CFM)"]
     assert {"sliced W₂/independent", "sliced W₂/OT-CFM", "sliced W₂/exact field",
             "straightness S/independent", "straightness S/OT-CFM"} <= set(last.metrics)
     # the distance panel holds a curve for every flow over all the step counts
@@ -164,7 +164,7 @@ def test_fm_exact_beats_pf_ode_at_four_steps():
                 n_steps=4, train_steps=50)
     last = _run_all(p)[-1]
     assert [pl.title.split(" ·")[0] for pl in last.panels[:2]] == [
-        "flow matching: exact straight-path field", "diffusion: PF-ODE, exact VP score"]
+        "FM, exact u_t", "diffusion PF-ODE, exact"]
     m = last.metrics
     assert m["sliced W₂/exact field"] < m["sliced W₂/PF-ODE (VP)"]
     # both carry the same noise points: row 0 of their trajectories is the same
