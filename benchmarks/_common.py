@@ -77,6 +77,24 @@ def best_of(fn, repeats: int) -> tuple[float, object]:
     return best, out
 
 
+def steps_per_second(step, chunk: int = 10, budget: float = 0.4, repeats: int = 3) -> float:
+    """Steps per second of ``step`` (step(k) runs k steps): the best of ``repeats`` timings,
+    each of chunks of ``chunk`` steps until ``budget`` seconds have passed, after a warm-up
+    chunk."""
+    step(chunk)
+    best = 0.0
+    for _ in range(repeats):
+        n, t0 = 0, time.perf_counter()
+        while True:
+            step(chunk)
+            n += chunk
+            elapsed = time.perf_counter() - t0
+            if elapsed >= budget:
+                break
+        best = max(best, n / elapsed)
+    return best
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:.1f}"
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 
-from benchmarks._common import best_of, headline, ms, table
+from benchmarks._common import best_of, headline, ms, steps_per_second, table
 
 BATCH = 256
 BUDGET_S = 0.4
@@ -33,18 +33,6 @@ N_CHECK = 2000
 ABS_THRESHOLD = 0.2
 REL_THRESHOLD = 1.25  # x the exact-score DDPM distance
 N_REF = 10_000  # fresh mixture samples the distances are measured to
-
-
-def _rate(step, chunk: int = 10, budget: float = BUDGET_S, repeats: int = 3) -> float:
-    step(chunk)
-    best = 0.0
-    for _ in range(repeats):
-        n, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < budget:
-            step(chunk)
-            n += chunk
-        best = max(best, n / (time.perf_counter() - t0))
-    return best
 
 
 def _reference(n_in: int, hidden: int, depth: int):
@@ -92,8 +80,8 @@ def run() -> None:
         # 1. training steps per second ---------------------------------------------------
         model = Denoiser(seed=0)
         trainer = DenoiserTrainer(model, x0, sched, lr=2e-3, batch_size=BATCH, seed=0)
-        rate = _rate(trainer.step)
-        ref = _rate(_reference(2 + 2 * model.n_freq, 128, 3))
+        rate = steps_per_second(trainer.step)
+        ref = steps_per_second(_reference(2 + 2 * model.n_freq, 128, 3))
         table("denoiser training on the CPU, 1 thread, batch 256 (best of 3 timings)",
               ("loop", "steps/s", "ms/step"),
               [("DenoiserTrainer.step (3 x 128, time embedding)", f"{rate:.0f}",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 
-from benchmarks._common import headline, ms, table
+from benchmarks._common import headline, ms, steps_per_second, table
 
 CHUNK = 10  # steps timed together
 BUDGET_S = 0.25  # seconds per timing
@@ -36,24 +36,6 @@ FRAME_GOAL_MS = 50.0
 def _mlp_width(n_params: int) -> int:
     """w with w² + 5w + 1 (the weights of 2 → w → w → 1) closest to n_params."""
     return max(1, round((-5 + math.sqrt(25 + 4 * (n_params - 1))) / 2))
-
-
-def _best_rate(step, chunk: int = CHUNK, budget: float = BUDGET_S,
-               repeats: int = REPEATS) -> float:
-    """Steps per second of ``step`` (step(k) runs k steps), best of ``repeats`` timings,
-    each of chunks of ``chunk`` steps until ``budget`` seconds have passed, after a warm-up."""
-    step(chunk)
-    best = 0.0
-    for _ in range(repeats):
-        n, t0 = 0, time.perf_counter()
-        while True:
-            step(chunk)
-            n += chunk
-            elapsed = time.perf_counter() - t0
-            if elapsed >= budget:
-                break
-        best = max(best, n / elapsed)
-    return best
 
 
 def _reference(width: int, x, batch: int, seed: int = 0):
@@ -126,10 +108,10 @@ def run() -> None:
                 for batch in BATCHES:
                     model = make()
                     trainer = MLETrainer(model, x, lr=1e-3, batch_size=batch, seed=0)
-                    flow_rate = _best_rate(trainer.step)
+                    flow_rate = steps_per_second(trainer.step, CHUNK, BUDGET_S, REPEATS)
                     n_params = flow_parameters(model)
                     ref_step, ref_params = _reference(_mlp_width(n_params), xt, batch)
-                    ref_rate = _best_rate(ref_step)
+                    ref_rate = steps_per_second(ref_step, CHUNK, BUDGET_S, REPEATS)
                     ratio = ref_rate / flow_rate  # time per flow step / time per MLP step
                     figures[(name, batch, threads)] = (flow_rate, ratio)
                     rows.append((name, f"{n_params:,}", batch, threads, f"{flow_rate:.0f}",

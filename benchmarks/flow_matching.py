@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 
-from benchmarks._common import headline, ms, table
+from benchmarks._common import headline, ms, steps_per_second, table
 
 BATCH = 256
 BUDGET_S = 0.4
@@ -31,18 +31,6 @@ N_CHECK = 2000
 N_CHECK_STEPS = 16
 THRESHOLD = 0.15
 NOISE = 0.1
-
-
-def _rate(step, chunk: int = 5, budget: float = BUDGET_S, repeats: int = 3) -> float:
-    step(chunk)
-    best = 0.0
-    for _ in range(repeats):
-        n, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < budget:
-            step(chunk)
-            n += chunk
-        best = max(best, n / (time.perf_counter() - t0))
-    return best
 
 
 def _reference(x1, ot_pairing: bool):
@@ -94,8 +82,8 @@ def run() -> None:
         for coupling in fm.COUPLINGS:
             trainer = FlowMatchingTrainer(Denoiser(seed=0), x1, coupling=coupling,
                                           batch_size=BATCH, seed=0)
-            rate = _rate(trainer.step)
-            ref = _rate(_reference(x1, coupling == "ot"))
+            rate = steps_per_second(trainer.step)
+            ref = steps_per_second(_reference(x1, coupling == "ot"))
             rates[coupling] = rate
             rows.append((coupling, f"{rate:.0f}", ms(1 / rate), f"{ref:.0f}",
                          f"{ref / rate:.2f}"))
