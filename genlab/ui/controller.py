@@ -80,9 +80,9 @@ class RunController(QtCore.QObject):
         self.params_changed.emit(params)
         if not changed:
             return
+        # a run that has just ended refuses the change (send_live is False): restart then
         if changed <= live_fields(type(params)) and self.thread is not None \
-                and self.thread.isRunning():
-            self.thread.send_live(params)
+                and self.thread.isRunning() and self.thread.send_live(params):
             if not self.playing:
                 self.thread.request_step()  # show the change at once while paused
         else:
@@ -186,6 +186,9 @@ class RunController(QtCore.QObject):
 
     def _on_done(self, generation: int, cancelled: bool) -> None:
         if generation != self.generation or cancelled:
+            return
+        if self.thread is not None and self.thread.missed_live:
+            self._restart_timer.start()  # the run ended before it took the last live change
             return
         self._end_run("finished")
 

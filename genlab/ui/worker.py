@@ -48,6 +48,7 @@ class RunThread(QtCore.QThread):
         self._cancel = False
         self._interval = 0.0 if fps <= 0 else 1.0 / fps
         self._live: Any = None
+        self._over = False  # the generator has ended: a live change can no longer reach it
         self._in_flight = 0
         RunThread.instances.add(self)
 
@@ -67,10 +68,22 @@ class RunThread(QtCore.QThread):
             self._interval = 0.0 if fps <= 0 else 1.0 / fps
             self._cond.notify_all()
 
-    def send_live(self, params: Any) -> None:
+    def send_live(self, params: Any) -> bool:
+        """Hand a live change to the generator at its next yield; False when the run is
+        already over (the caller restarts it instead)."""
         with self._cond:
+            if self._over:
+                return False
             self._live = params
             self._cond.notify_all()
+            return True
+
+    @property
+    def missed_live(self) -> bool:
+        """A live change arrived while the generator was making its last frame: it ended
+        without taking it, so the run should be restarted with it."""
+        with self._cond:
+            return self._over and self._live is not None
 
     def ack(self) -> None:
         with self._cond:
@@ -108,6 +121,8 @@ class RunThread(QtCore.QThread):
                 try:
                     frame = gen.send(live) if started else next(gen)
                 except StopIteration:
+                    with self._cond:
+                        self._over = True
                     self.run_done.emit(self.generation, False)
                     return
                 started = True

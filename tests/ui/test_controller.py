@@ -118,3 +118,35 @@ def test_stop_cancels_and_keeps_the_frames(qtbot):
     qtbot.wait(100)
     assert len(c.timeline) == n > 5
     c.shutdown()
+
+
+def test_a_live_change_made_as_the_run_ends_restarts_it(qtbot):
+    import threading
+
+    making_last, go = threading.Event(), threading.Event()
+
+    def two_frames(params, ctx):
+        yield Frame(0, "first", (Panel({"p": Points(np.zeros((2, 2)))}),),
+                    caption=f"speed {params.speed}")
+        making_last.set()  # the generator now decides to end, before taking any change
+        go.wait(5.0)
+
+    lab = LabInfo("two", "Two", "two frames", P, two_frames)
+    c = RunController()
+    c.fps = 0
+    c.set_lab(lab)
+    gen = c.generation
+    assert making_last.wait(5.0)
+    c.set_param("speed", 4.0)  # live, but the generator will never yield again
+    go.set()
+    # the change is not lost: the run restarts with it (and never reports "finished" first)
+    qtbot.waitUntil(lambda: c.generation > gen and len(c.timeline) >= 1, timeout=5000)
+    assert c.timeline[-1].caption == "speed 4.0"
+    go.set()
+    # once a run is over, a live change restarts it rather than going nowhere
+    qtbot.waitUntil(lambda: c.state == "finished", timeout=5000)
+    gen = c.generation
+    c.set_param("speed", 5.0)
+    qtbot.waitUntil(lambda: c.generation > gen and len(c.timeline) >= 1
+                    and c.timeline[-1].caption == "speed 5.0", timeout=5000)
+    c.shutdown()
