@@ -323,7 +323,7 @@ def _diverged(kind: str, what: str, step: int, lr: float) -> LabError:
                     f"learning rate (now {lr:.2g}) or use a larger batch.")
 
 
-_CACHE: dict[tuple[Any, ...], tuple[_Nets, _Store]] = {}
+_CACHE: dict[tuple[Any, ...], tuple[_Nets, _Store, _Data]] = {}
 
 
 def clear_cache() -> None:
@@ -736,15 +736,16 @@ def run(params: Params, ctx: RunContext) -> FrameGenerator:
         yield message_frame("Flow matching · degenerate data",
                             "The target points all coincide: draw points over an area.")
         return
-    data = _make_data(p, x1)
     from genlab.engine.device import resolve  # imports torch
 
     device = resolve(ctx.device)
     key = _cache_key(p, x1, device)
     cached = _CACHE.get(key)
     if cached is not None:
-        nets, store = cached
+        # the key holds every input of _make_data: the kept sets, fits and floor are these
+        nets, store, data = cached
     else:
+        data = _make_data(p, x1)
         nets, store = _Nets(p, data, device), _Store()
     lab = _Lab(p, data, nets, store)
     box = [p]
@@ -754,7 +755,7 @@ def run(params: Params, ctx: RunContext) -> FrameGenerator:
         _CACHE.clear()
     lab.trained = True
     p = lab.p = box[0]
-    _CACHE[_cache_key(p, x1, device)] = (nets, store)
+    _CACHE[_cache_key(p, x1, device)] = (nets, store, data)
 
     # the shown time sweeps from the source to the slider's value while the jobs run
     # (unless the run reuses trained nets: then the user moved a slider, which shows at once)

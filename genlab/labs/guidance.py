@@ -578,16 +578,17 @@ def run(params: Params, ctx: RunContext) -> FrameGenerator:
     the next run with the same data and training settings: a change after the end (which
     restarts the run) then shows at once, without training or sweeping again."""
     p = params
-    got = class_data(p, ctx)
-    if isinstance(got, Frame):
-        yield got
-        return
     key = _cache_key(p, ctx)
     lab = _CACHE.get(key)
     box = [p]
     step = 0
     reused = lab is not None
     if lab is None:
+        # (a kept lab came from the same data, so only a new one fits the class mixtures)
+        got = class_data(p, ctx)
+        if isinstance(got, Frame):
+            yield got
+            return
         cm, values, what = got
         lab = _Lab(p, cm, values, what)
         if p.score == "learned + exact":
