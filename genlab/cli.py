@@ -27,9 +27,22 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--set", dest="sets", action="append", default=[], metavar="FIELD=VALUE")
     r.add_argument("--seed", type=int, default=None)
     r.add_argument("--frames", type=int, default=None,
-                   help="at most this many frames (default: the whole run, up to 2000)")
-    r.add_argument("--fps", type=float, default=12.0)
+                   help="this many frames sampled evenly over the whole run (or the range "
+                        "--from..--to); default: every frame")
+    r.add_argument("--from", dest="first", type=int, default=None, metavar="K",
+                   help="first frame of the range (1-based, default 1)")
+    r.add_argument("--to", dest="last", type=int, default=None, metavar="K",
+                   help="last frame of the range (default: the run's last)")
+    r.add_argument("--fps", type=float, default=None,
+                   help="frames per second (default: the lab's playback speed)")
     r.add_argument("--size", default="960x640", help="WxH in pixels")
+    r.add_argument("--scale", type=float, default=None,
+                   help="fonts, lines and markers times S (default: the size's height / 720, "
+                        "so a 4K render reads like the window)")
+    r.add_argument("--metrics", action="store_true",
+                   help="include the metric plots under the canvas, as on screen")
+    r.add_argument("--transparent", action="store_true",
+                   help="no background (PNG and SVG)")
     r.add_argument("--theme", choices=("light", "dark"), default="light")
     r.add_argument("--data", default=None,
                    help="CSV/NPY points (x,y or x,y,label) for the 'drawn' dataset")
@@ -87,8 +100,14 @@ def _parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+MAX_KEPT = 2000  # frames held while a run renders; past it every other one is dropped
+
+
 def _render(args) -> int:
+    import math
     from pathlib import Path
+
+    import numpy as np
 
     from genlab.labs import RunContext, get_lab
     from genlab.labs.params import parse_assignment, replace
@@ -112,6 +131,19 @@ def _render(args) -> int:
                          ".png, .svg, .gif, .mp4")
     if args.frames is not None and args.frames < 1:
         raise ParamError("--frames must be at least 1")
+    for flag, v in (("--from", args.first), ("--to", args.last)):
+        if v is not None and v < 1:
+            raise ParamError(f"{flag} must be at least 1")
+    if args.first is not None and args.last is not None and args.last < args.first:
+        raise ParamError("--to must not be before --from")
+    fps = lab.fps if args.fps is None else args.fps
+    if not (math.isfinite(fps) and 0 < fps <= 120):
+        raise ParamError(f"--fps {args.fps!r}: use a number of frames per second in (0, 120]")
+    scale = size[1] / 720 if args.scale is None else args.scale
+    if not (math.isfinite(scale) and 0.25 <= scale <= 8):
+        raise ParamError(f"--scale {args.scale!r}: use a factor from 0.25 to 8")
+    if args.transparent and suffix not in (".png", ".svg"):
+        raise ParamError("--transparent applies to .png and .svg only")
     drawn = drawn_labels = None
     if args.data is not None:
         from genlab.engine.datasets import load_labelled_points
@@ -121,12 +153,17 @@ def _render(args) -> int:
         except (OSError, ValueError) as e:
             raise ParamError(f"--data {args.data}: {e}") from None
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from genlab.ui.export import export_animation, save_image
+    from genlab.ui.export import ExportOptions, check_writable, export_animation, save_image
     from genlab.ui.theme import get_theme
     from genlab.ui.worker import limit_torch_threads
 
-    limit = args.frames or 2000
-    frames = []
+    try:
+        check_writable(out)  # before the run, not after minutes of frames
+    except OSError as e:
+        raise ParamError(f"--out {out}: {e}") from None
+    kept, stride, count = [], 1, 0  # every stride-th frame of the run, at most MAX_KEPT
+    newest = None
+    last = args.last
     gen = lab.run(params, RunContext(drawn=drawn, drawn_labels=drawn_labels))
     try:
         for frame in gen:
@@ -138,26 +175,43 @@ def _render(args) -> int:
                 print(f"genlab: run stopped at frame {frame.step}: NaN in {bad}; "
                       "writing the frames before it", file=sys.stderr)
                 break
-            frames.append(frame)
-            _bar("running", len(frames), frame.total or limit)
-            if len(frames) >= limit:
+            count += 1
+            newest = (count, frame)
+            if count % stride == 0 or count == 1:
+                kept.append((count, frame))
+                if len(kept) > MAX_KEPT:
+                    stride *= 2
+                    kept = [(k, f) for k, f in kept if k == 1 or k % stride == 0]
+            _bar("running", count, frame.total or count)
+            if last is not None and count >= last:
                 break
     finally:
         gen.close()
     print(file=sys.stderr)
-    if not frames:
+    if not kept:
         print("genlab: the run produced no frame", file=sys.stderr)
         return 1
+    if kept[-1][0] != count:  # the run's last frame always stays
+        kept.append(newest)
+    first = args.first or 1
+    chosen = [(k, f) for k, f in kept if k >= first]
+    if not chosen:
+        raise ParamError(f"--from {first}: the run has only {count} frames")
+    if args.frames is not None and len(chosen) > args.frames:
+        idx = np.unique(np.round(np.linspace(0, len(chosen) - 1, args.frames)).astype(int))
+        chosen = [chosen[i] for i in idx]
+    frames = [f for _, f in chosen]
     theme = get_theme(args.theme)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    options = ExportOptions(scale=scale, metrics=args.metrics, transparent=args.transparent)
     if suffix in (".png", ".svg"):
-        save_image(frames[-1], out, size, theme)
+        history = [f for k, f in kept if k <= chosen[-1][0]]
+        save_image(frames[-1], out, size, theme, options, history=history)
     else:
         def progress(done: int, total: int) -> bool:
             _bar("rendering", done, total)
             return True
 
-        export_animation(frames, out, args.fps, size, theme, progress)
+        export_animation(frames, out, fps, size, theme, progress, options)
         print(file=sys.stderr)
     print(f"wrote {out} ({len(frames)} frames)" if suffix in (".gif", ".mp4")
           else f"wrote {out}", file=sys.stderr)

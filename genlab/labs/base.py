@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from genlab.labs.frame import Frame
+from genlab.labs.frame import Frame, Series
 
 # A run receives its params and context, yields frames, and may be sent new params
 # (live changes) at any yield: ``new = yield frame; if new is not None: params = new``.
@@ -39,7 +39,13 @@ class RunContext:
 
 @dataclass(frozen=True)
 class LabInfo:
-    """A registered lab. ``run(params, ctx)`` returns a FrameGenerator."""
+    """A registered lab. ``run(params, ctx)`` returns a FrameGenerator.
+
+    ``fps``: the lab's default playback speed (frames per second), chosen with its frames'
+    ``pace`` and ``hold`` so every key moment of its default demo stays on screen for seconds.
+    ``series``: the things it shows, named once; every frame of every preset carries exactly
+    these (``Frame.series``), so each keeps one look across the whole lab.
+    """
 
     name: str
     title: str
@@ -48,6 +54,8 @@ class LabInfo:
     run: Callable[[Any, RunContext], FrameGenerator]
     takes_data: bool = False
     uses_picks: bool = False
+    fps: float = 20.0
+    series: tuple[Series, ...] = ()
 
 
 def sub_seed(seed: int, *key: int) -> int:

@@ -29,6 +29,29 @@ def _opt(a: Any, dtype: Any = np.float64) -> np.ndarray | None:
     return None if a is None else _arr(a, dtype)
 
 
+INK = "ink"  # the theme's text colour: an unnamed cloud, a neutral mark
+MUTED = "muted"  # the theme's grey: backdrops, guides
+# A layer's ``series``: an int is a palette colour; a str is INK, MUTED, or the name of one of
+# the frame's Series (its look, and its legend text, come from there).
+SeriesRef = int | str
+
+
+@dataclass(frozen=True)
+class Series:
+    """One thing a lab shows (ULA, MALA, exact, learned, held-out …), named once.
+
+    Every layer whose ``series`` is this name, every text label of it, the panel legends and
+    every metric curve ``group/name`` take their look from here, so a reader learns one colour
+    code per screen.  ``colour``: a palette index, INK or MUTED; ``dashed``: the line style of
+    its curves and paths; ``marker``: "o", "x", "+", "s", "t" (triangle) or "d" for its points.
+    """
+
+    name: str
+    colour: int | str = INK
+    dashed: bool = False
+    marker: str = "o"
+
+
 @dataclass(frozen=True, eq=False)
 class Layer:
     """Base of every layer kind."""
@@ -51,9 +74,10 @@ class Points(Layer):
     xy: (n, 2).  Colour comes from exactly one of: ``labels`` (n,) ints (a categorical
     palette), ``soft_labels`` (n, k) rows of weights summing to 1 (e.g. EM responsibilities:
     the point's colour mixes the palette colours of the k classes), ``values`` (n,) floats
-    (a colour map), or nothing (the palette colour number ``series``).
-    ``size`` scales the theme's marker size; ``highlight`` draws the points larger with an
-    outline.
+    (a colour map), or nothing (``series``: INK by default, a palette index, or a Series
+    name, whose marker is used too).
+    ``size`` scales the theme's marker size; ``sizes`` (n,) scales each point's marker on top
+    (e.g. by its mass); ``highlight`` draws the points larger with an outline.
     """
 
     xy: np.ndarray
@@ -62,14 +86,16 @@ class Points(Layer):
     values: np.ndarray | None = None
     size: float = 1.0
     alpha: float = 1.0
-    series: int = 0
+    series: SeriesRef = INK
     highlight: bool = False
+    sizes: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "xy", _arr(self.xy).reshape(-1, 2))
         object.__setattr__(self, "labels", _opt(self.labels, np.int64))
         object.__setattr__(self, "soft_labels", _opt(self.soft_labels))
         object.__setattr__(self, "values", _opt(self.values))
+        object.__setattr__(self, "sizes", _opt(self.sizes))
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,7 +132,7 @@ class Paths(Layer):
 
     xy: np.ndarray
     labels: np.ndarray | None = None
-    series: int = 0
+    series: SeriesRef = 0
     alpha: float = 0.6
     fade: bool = False
 
@@ -123,7 +149,7 @@ class Segments(Layer):
     starts: np.ndarray
     ends: np.ndarray
     weights: np.ndarray | None = None
-    series: int = 0
+    series: SeriesRef = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "starts", _arr(self.starts).reshape(-1, 2))
@@ -137,7 +163,7 @@ class VectorField(Layer):
 
     xy: np.ndarray
     uv: np.ndarray
-    series: int = 0
+    series: SeriesRef = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "xy", _arr(self.xy).reshape(-1, 2))
@@ -168,7 +194,7 @@ class Curve(Layer):
 
     x: np.ndarray
     y: np.ndarray
-    series: int = 0
+    series: SeriesRef = 0
     width: float = 2.0
     dashed: bool = False
     fill: bool = False
@@ -184,7 +210,7 @@ class Histogram(Layer):
 
     edges: np.ndarray
     heights: np.ndarray
-    series: int = 0
+    series: SeriesRef = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "edges", _arr(self.edges).ravel())
@@ -196,7 +222,7 @@ class Grid(Layer):
     """A (possibly warped) mesh: xy (ny, nx, 2), drawn as its grid lines."""
 
     xy: np.ndarray
-    series: int = 0
+    series: SeriesRef = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "xy", _arr(self.xy))
@@ -204,15 +230,39 @@ class Grid(Layer):
 
 @dataclass(frozen=True, eq=False)
 class Labels(Layer):
-    """Text annotations: texts[i] anchored at xy[i] (m, 2)."""
+    """Text annotations: texts[i] names the thing at xy[i] (m, 2).
+
+    The canvas puts each text next to its anchor, not on it: clear of the panel's other
+    labels, labelled points and handles (with a thin leader line when it had to move away),
+    in the colour of ``series`` (INK by default, or the Series it names).
+    """
 
     xy: np.ndarray
     texts: tuple[str, ...]
-    series: int = 0
+    series: SeriesRef = INK
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "xy", _arr(self.xy).reshape(-1, 2))
         object.__setattr__(self, "texts", tuple(str(t) for t in self.texts))
+
+
+@dataclass(frozen=True, eq=False)
+class Arrows(Layer):
+    """Arrows from starts[i] to ends[i] (m, 2 each), with heads, in data units.
+
+    Unlike a VectorField (a grid of arrows scaled to its spacing), each arrow keeps its length;
+    one shorter than ``min_px`` pixels on screen is drawn ``min_px`` long in its direction
+    (and the panel title says so), so a small score at a probe stays visible.
+    """
+
+    starts: np.ndarray
+    ends: np.ndarray
+    series: SeriesRef = 0
+    min_px: float = 28.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "starts", _arr(self.starts).reshape(-1, 2))
+        object.__setattr__(self, "ends", _arr(self.ends).reshape(-1, 2))
 
 
 @dataclass(frozen=True, eq=False)
@@ -230,7 +280,7 @@ class Handles(Layer):
     x_params: tuple[str | None, ...]
     y_params: tuple[str | None, ...]
     texts: tuple[str, ...] = ()
-    series: int = 0
+    series: SeriesRef = INK
 
     def __post_init__(self) -> None:
         xy = _arr(self.xy).reshape(-1, 2)
@@ -262,6 +312,8 @@ class Panel:
     ``link``: panels of a frame with the same non-empty link name are linked canvases: they
     pan and zoom together (e.g. the same particles under two samplers, compared point by
     point).
+    ``legend``: a key of the named Series drawn in the panel, under its title (None: when
+    the panel shows two or more of them).
     """
 
     layers: Mapping[str, Layer]
@@ -272,9 +324,19 @@ class Panel:
     xlabel: str = ""
     ylabel: str = ""
     link: str = ""
+    legend: bool | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", MappingProxyType(dict(self.layers)))
+
+    def series_names(self) -> list[str]:
+        """Names of the Series its layers refer to, in drawing order, each once."""
+        out: list[str] = []
+        for layer in self.layers.values():
+            ref = getattr(layer, "series", None)
+            if isinstance(ref, str) and ref not in (INK, MUTED) and ref not in out:
+                out.append(ref)
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -282,13 +344,22 @@ class Frame:
     """One picture of a run.
 
     step: index of this frame in its run (0-based); total: the run's frame count if known;
-    panels: the plots, drawn side by side; metrics: scalars plotted live against ``step``
-    (a name ``group/series`` puts series of one group on shared axes); caption: one sentence
-    saying what the frame shows; log_metrics: metric groups drawn on a logarithmic y axis
-    (their values must be > 0, e.g. a marginal violation); metric_colours: ``series`` ->
-    palette colour for metric series (by the series part of ``group/series``), so a curve
-    has the colour of the same thing in the panels (Curve/Paths ``series=k`` is palette
-    colour k); series not named take colours by their order in the group.
+    panels: the plots, drawn side by side; caption: one sentence saying what the frame shows.
+
+    series: the lab's named things (``Series``), the same tuple in every frame of every
+    preset, so each has one look everywhere.  A layer's str ``series`` must name one of them.
+
+    metrics: scalars plotted live (a name ``group/series`` puts series of one group on
+    shared axes; a series named in ``series`` takes its look, any other a palette colour no
+    named series uses), against ``x`` in the lab's own unit ``xlabel`` ("EM iteration",
+    "training step", "guidance w"; None: the frame step, labelled "frame").  log_metrics:
+    metric groups drawn on a logarithmic y axis (their values must be > 0).
+    values: end results that are one number each, not a history (``group/series`` too):
+    drawn as labelled bars, never as flat lines.
+
+    Pacing, for the player and for exports: the frame stays on screen ``pace`` times the
+    frame interval (2: a stretch in slow motion) plus ``hold`` seconds (a beat the viewer
+    needs time to see).
     """
 
     step: int
@@ -298,16 +369,63 @@ class Frame:
     metrics: Mapping[str, float] = field(default_factory=dict)
     caption: str = ""
     log_metrics: tuple[str, ...] = ()
-    metric_colours: Mapping[str, int] = field(default_factory=dict)
+    series: tuple[Series, ...] = ()
+    x: float | None = None
+    xlabel: str = ""
+    values: Mapping[str, float] = field(default_factory=dict)
+    hold: float = 0.0
+    pace: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "panels", tuple(self.panels))
         object.__setattr__(self, "log_metrics", tuple(self.log_metrics))
-        object.__setattr__(self, "metric_colours", MappingProxyType(
-            {str(k): int(v) for k, v in self.metric_colours.items()}))
+        object.__setattr__(self, "series", tuple(self.series))
         object.__setattr__(
             self, "metrics", MappingProxyType({k: float(v) for k, v in self.metrics.items()})
         )
+        object.__setattr__(
+            self, "values", MappingProxyType({k: float(v) for k, v in self.values.items()})
+        )
+        if self.x is not None:
+            object.__setattr__(self, "x", float(self.x))
+        object.__setattr__(self, "hold", max(0.0, float(self.hold)))
+        object.__setattr__(self, "pace", max(0.0, float(self.pace)))
+        known = {s.name for s in self.series}
+        if len(known) != len(self.series):
+            raise ValueError("Frame: two Series share a name")
+        for panel in self.panels:
+            for name in panel.series_names():
+                if name not in known:
+                    raise ValueError(f"Frame: a layer of panel '{panel.title}' refers to "
+                                     f"series '{name}', which the frame does not declare")
+
+    def style(self, name: str) -> Series | None:
+        """The declared Series called ``name``, or None."""
+        for s in self.series:
+            if s.name == name:
+                return s
+        return None
+
+    @property
+    def metric_x(self) -> float:
+        """Where this frame's metrics go on the metric plots' x axis."""
+        return float(self.step) if self.x is None else self.x
+
+    def texts(self) -> Iterator[str]:
+        """Every string the frame puts on screen."""
+        yield self.title
+        yield self.caption
+        yield self.xlabel
+        for panel in self.panels:
+            yield panel.title
+            yield panel.xlabel
+            yield panel.ylabel
+            for layer in panel.layers.values():
+                yield from getattr(layer, "texts", ())
+        yield from self.metrics
+        yield from self.values
+        for s in self.series:
+            yield s.name
 
     def arrays(self) -> Iterator[tuple[str, np.ndarray]]:
         for p, panel in enumerate(self.panels):
@@ -317,11 +435,12 @@ class Frame:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for _, a in self.arrays()) + 64 * len(self.metrics) + 512
+        return (sum(a.nbytes for _, a in self.arrays())
+                + 64 * (len(self.metrics) + len(self.values)) + 512)
 
     def first_nonfinite(self) -> str | None:
         """Name of the first metric or float array holding a NaN or an infinity, else None."""
-        for k, v in self.metrics.items():
+        for k, v in (*self.metrics.items(), *self.values.items()):
             if not np.isfinite(v):
                 return f"metric '{k}'"
         for name, a in self.arrays():

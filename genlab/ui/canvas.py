@@ -14,6 +14,8 @@ from PySide6 import QtCore, QtGui
 
 from genlab.labs.frame import Frame, Panel
 from genlab.ui.items import LayerItem, item_for
+from genlab.ui.items.axis import plain_axes
+from genlab.ui.items.placement import LabelPlacer
 from genlab.ui.theme import LIGHT, Theme
 
 # (kind, data x, data y, event) -> None; kind is "press", "drag", "release" or "click".
@@ -46,8 +48,12 @@ class ToolViewBox(pg.ViewBox):
 def title_takes_no_width(label: pg.LabelItem) -> None:
     """A panel title must not widen its column (LabelItem asks for its text's width each
     time its text is set): side-by-side panels then share the width equally and show the
-    same scale, and a long title cannot push the last panel out of the window."""
+    same scale, and a long title cannot push the last panel out of the window.  The title
+    wraps, centred, at its column's width instead of running into its neighbour's."""
     update_min = label.updateMin
+    option = QtGui.QTextOption(QtCore.Qt.AlignmentFlag.AlignHCenter)
+    option.setWrapMode(QtGui.QTextOption.WrapMode.WordWrap)
+    label.item.document().setDefaultTextOption(option)
 
     def update_min_height_only() -> None:
         update_min()
@@ -55,6 +61,27 @@ def title_takes_no_width(label: pg.LabelItem) -> None:
         label.setPreferredWidth(1)  # a set size overrides the size hint
 
     label.updateMin = update_min_height_only
+    place = label.resizeEvent
+
+    def wrap_then_place(ev=None) -> None:
+        # the wrap width first: LabelItem centres the text by its width as it is now
+        width = label.geometry().width()
+        label.item.setTextWidth(width if width > 40 else -1)
+        place(ev)
+
+    label.resizeEvent = wrap_then_place
+    label.geometryChanged.connect(wrap_then_place)
+
+
+def legend_html(names: list[str], frame: Frame, theme: Theme) -> str:
+    """A one-line key of named series: a coloured stroke (dashed ones dashed) and the name."""
+    keys = []
+    for name in names:
+        look = theme.look(name, {s.name: s for s in frame.series})
+        stroke = "╌╌" if look.dashed else "━━"
+        keys.append(f'<span style="color:{look.colour}">{stroke}&nbsp;{html.escape(name)}'
+                    "</span>")
+    return " &nbsp; ".join(keys)
 
 
 class FrameCanvas(pg.GraphicsLayoutWidget):
@@ -84,6 +111,10 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         self._frame: Frame | None = None
         self.overlay: list[pg.GraphicsObject] = []  # tool items kept on panel 0
         self.tool: ToolHandler | None = None
+        # while the user draws, new runs keep the view (a re-zoom after every stroke moved
+        # the plane under the pen)
+        self.keep_view = False
+        self._placers: list[LabelPlacer] = []
         self.title_label = self.ci.addLabel("", row=0, col=0)
         self.panel_row = self.ci.addLayout(row=1, col=0)
         self.caption_label = self.ci.addLabel("", row=2, col=0)
@@ -114,7 +145,6 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             ax.setPen(pg.mkPen(th.muted))
             ax.setTextPen(pg.mkPen(th.foreground))
             ax.setTickFont(font)
-            ax.enableAutoSIPrefix(False)  # a 0..0.6 density axis must not read 0..600 (x0.001)
         plot.titleLabel.setAttr("color", th.foreground)
 
     # -- frames -----------------------------------------------------------------------
@@ -123,13 +153,16 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         return self._frame
 
     def clear_frame(self) -> None:
-        """Forget the current frame and the axes it fixed (a new run starts)."""
+        """Forget the current frame and the axes it fixed (a new run starts); with
+        ``keep_view`` (the user is drawing) the view stays where it is."""
         self._frame = None
-        self._limits = [None] * len(self.plots)
+        if not self.keep_view:
+            self._limits = [None] * len(self.plots)
         self.set_text("", "")
 
     def reset_view(self) -> None:
-        """Back to the frame's own axes after the user panned or zoomed."""
+        """Back to the frame's own axes after the user panned, zoomed or drew."""
+        self.keep_view = False
         self._limits = [None] * len(self.plots)
         if self._frame is not None:
             self.show_frame(self._frame, force=True)
@@ -146,7 +179,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             self._rebuild(len(frame.panels))
         self._link(frame.panels)
         for p, (plot, panel) in enumerate(zip(self.plots, frame.panels, strict=True)):
-            self._show_panel(p, plot, panel)
+            self._show_panel(p, plot, panel, frame)
         self.set_text(frame.title, frame.caption)
         self._frame = frame
 
@@ -183,12 +216,18 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             self.panel_row.removeItem(plot)
             plot.getViewBox().tool = None
         while len(self._pool) < n:
-            plot = pg.PlotItem(viewBox=ToolViewBox())
+            p = len(self._pool)
+            plot = pg.PlotItem(viewBox=ToolViewBox(), axisItems=plain_axes())
             plot.setMenuEnabled(False)
             plot.hideButtons()
             title_takes_no_width(plot.titleLabel)
             plot.setPreferredWidth(1)  # columns share the width by stretch, not by content
+            placer = LabelPlacer(plot)
+            vb = plot.getViewBox()
+            vb.sigRangeChanged.connect(lambda *_a, q=p: self._view_moved(q))
+            vb.sigResized.connect(lambda *_a, q=p: self._view_moved(q))
             self._pool.append(plot)
+            self._placers.append(placer)
         self.plots = self._pool[:n]
         self._links = ()
         grid = self.panel_row.layout
@@ -222,18 +261,34 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             vb.setXLink(target)
             vb.setYLink(target)
 
-    def _show_panel(self, p: int, plot: pg.PlotItem, panel: Panel) -> None:
+    def _view_moved(self, p: int) -> None:
+        """Items drawn in pixel units (arrow heads, placed labels) follow a zoom or resize."""
+        if p >= len(self.plots):
+            return
+        for (q, _, _), item in self._items.items():
+            if q == p and item.visible:
+                item.view_changed()
+        self._placers[p].run()
+
+    def items_of(self, p: int) -> list[LayerItem]:
+        """The visible layer items of panel p."""
+        return [it for (q, _, _), it in self._items.items() if q == p and it.visible]
+
+    def _show_panel(self, p: int, plot: pg.PlotItem, panel: Panel, frame: Frame) -> None:
         th = self.theme
         for side, text in (("bottom", panel.xlabel), ("left", panel.ylabel)):
             axis = plot.getAxis(side)
             if self._axis_text.get((p, side)) != (text, th):
                 if text:
-                    axis.setLabel(html.escape(text), color=th.foreground)
+                    axis.setLabel(html.escape(text), color=th.foreground,
+                                  **{"font-size": f"{th.font_pt * 0.9:.1f}pt"})
                 else:
                     axis.showLabel(False)
                 self._axis_text[(p, side)] = (text, th)
         vb = plot.getViewBox()
         limits = (panel.xlim, panel.ylim, panel.equal_aspect)
+        if self._limits[p] is not None and self.keep_view:
+            self._limits[p] = limits  # drawing: the user's view stays put
         if self._limits[p] != limits:
             vb.setAspectLocked(panel.equal_aspect, ratio=1.0)
             if panel.xlim is not None and panel.ylim is not None:
@@ -251,6 +306,8 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         for key, item in self._items.items():
             if key[0] == p and key not in keys and item.visible:
                 item.set_visible(False)
+        table = {s.name: s for s in frame.series}
+        placer = self._placers[p]
         for z, (name, layer) in enumerate(panel.layers.items()):
             key = (p, name, type(layer))
             item = self._items.get(key)
@@ -258,16 +315,25 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
                 item = item_for(layer, plot, th)
                 if hasattr(item, "on_drag"):
                     item.on_drag = self.handle_dragged.emit
+                    item.on_moved = placer.run
                 self._items[key] = item
             elif not item.visible:
                 item.set_visible(True)
             item.set_z(float(z))
+            item.table = table
             item.update(layer)
-        notes = [it.note for (q, _, _), it in self._items.items()
-                 if q == p and it.visible and it.note]
-        text = panel.title + (f" ({'; '.join(notes)})" if notes else "")
+        placer.items = self.items_of(p)
+        placer.scale = th.scale
+        placer.leader_pen = pg.mkPen(th.muted, width=max(1.0, th.scale))
+        placer.run()
+        notes = [it.note for it in placer.items if it.note]
+        text = html.escape(panel.title + (f" ({'; '.join(notes)})" if notes else ""))
+        names = panel.series_names()
+        if panel.legend or (panel.legend is None and len(names) >= 2):
+            key = legend_html(names, frame, th)
+            text += f'<br><span style="font-size:{th.font_pt * 0.85:.1f}pt">{key}</span>'
         if self._titles[p] != (text, th):
-            plot.setTitle(html.escape(text), color=th.foreground, size=f"{th.font_pt:.1f}pt")
+            plot.setTitle(text, color=th.foreground, size=f"{th.font_pt:.1f}pt")
             self._titles[p] = (text, th)
 
     def grab_image(self) -> QtGui.QImage:

@@ -18,7 +18,7 @@ from genlab.labs.presets import presets_for
 from genlab.ui.timeline import Timeline
 from genlab.ui.worker import RunThread
 
-SPEEDS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 0.0)  # frames per second; 0 = as fast as possible
+SPEEDS = (1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0, 0.0)  # frames per second; 0 = max
 RESTART_DELAY_MS = 150
 
 
@@ -35,6 +35,7 @@ class RunController(QtCore.QObject):
     params_changed = QtCore.Signal(object)
     message = QtCore.Signal(str)
     lab_changed = QtCore.Signal(object)
+    fps_changed = QtCore.Signal(float)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -56,7 +57,8 @@ class RunController(QtCore.QObject):
         self._restart_timer.setSingleShot(True)
         self._restart_timer.setInterval(RESTART_DELAY_MS)
         self._restart_timer.timeout.connect(self.restart)
-        self._replay = QtCore.QTimer(self)  # plays recorded frames back
+        self._replay = QtCore.QTimer(self)  # plays recorded frames back, one shot per frame
+        self._replay.setSingleShot(True)
         self._replay.timeout.connect(self._replay_tick)
         self._run_over: str | None = None  # "finished", "failed" or "stopped" once it ended
 
@@ -64,6 +66,7 @@ class RunController(QtCore.QObject):
     def set_lab(self, lab: LabInfo, params: Any = None) -> None:
         self.lab = lab
         self.playing = True
+        self.set_fps(lab.fps)  # each lab's own pace
         self.params = params if params is not None else default_params(lab)
         self.lab_changed.emit(lab)
         self.params_changed.emit(self.params)
@@ -227,7 +230,13 @@ class RunController(QtCore.QObject):
             self._set_state(self._run_over or "paused")
 
     def _replay_interval(self) -> int:
-        return int(1000 / self.fps) if self.fps > 0 else 16
+        """How long the frame in view stays while replaying: the frame interval times its
+        pace, plus its hold (none at the maximum speed)."""
+        if self.fps <= 0:
+            return 16
+        frame = self.current_frame()
+        pace, hold = (frame.pace, frame.hold) if frame is not None else (1.0, 0.0)
+        return max(1, int(1000 * (pace / self.fps + hold)))
 
     def _replay_tick(self) -> None:
         if self.view < len(self.timeline) - 1:
@@ -236,6 +245,8 @@ class RunController(QtCore.QObject):
         if self.view >= len(self.timeline) - 1:
             self._replay.stop()
             self._resume_run()
+        else:
+            self._replay.start(self._replay_interval())
 
     def pause(self) -> None:
         self.playing = False
@@ -281,11 +292,14 @@ class RunController(QtCore.QObject):
         self.view_changed.emit()
 
     def set_fps(self, fps: float) -> None:
+        changed = fps != self.fps
         self.fps = fps
         if self.thread is not None:
             self.thread.set_fps(fps)
         if self._replay.isActive():
-            self._replay.setInterval(self._replay_interval())
+            self._replay.start(self._replay_interval())
+        if changed:
+            self.fps_changed.emit(fps)
 
     def current_frame(self):
         if 0 <= self.view < len(self.timeline):

@@ -13,7 +13,7 @@ from genlab.labs.presets import presets_for
 from genlab.ui.canvas import FrameCanvas
 from genlab.ui.controller import RunController
 from genlab.ui.drawing import N_COLOURS, DrawTool
-from genlab.ui.export import ExportCancelled, export_animation, save_image
+from genlab.ui.export import ExportCancelled, ExportOptions, export_animation, save_image
 from genlab.ui.export_dialog import ExportDialog
 from genlab.ui.metrics import MetricsView
 from genlab.ui.param_panel import ParamPanel
@@ -207,6 +207,10 @@ class MainWindow(QtWidgets.QMainWindow):
         file = mb.addMenu("&File")
         file.addAction("Screenshot…", self.screenshot_dialog)
         file.addAction("Export animation…", self.export_dialog)
+        self.metrics_export_action = file.addAction("Include metric plots in exports")
+        self.metrics_export_action.setCheckable(True)
+        self.transparent_action = file.addAction("Transparent screenshots (PNG, SVG)")
+        self.transparent_action.setCheckable(True)
         file.addSeparator()
         file.addAction("Load drawn data…", self.load_drawn_dialog)
         file.addAction("Save drawn data…", self.save_drawn_dialog)
@@ -272,6 +276,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _lab_changed(self, lab: LabInfo) -> None:
         """The controller has a new lab: rebuild what depends on it."""
+        self.canvas.keep_view = False
         self.canvas.clear_frame()
         self.panel.build(lab.params)
         self._fill_presets(lab)
@@ -305,6 +310,7 @@ class MainWindow(QtWidgets.QMainWindow):
         lab = self.controller.lab
         preset = next(p for p in presets_for(lab.name) if p.name == name)
         self.preset_box.setCurrentText(name)
+        self.canvas.keep_view = False
         self.controller.set_params(preset.params(lab.params))
         self.controller.restart()
         self.show_message(f"Preset: {name}. {preset.description}")
@@ -350,6 +356,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _drawn_changed(self, points) -> None:
         self.drawn_label.setText(f"{len(points)} drawn points")
+        # the run restarts with every stroke: the view must not re-zoom under the pen
+        self.canvas.keep_view = True
         self.controller.set_drawn(points, self.draw.labels)
         if len(points) and self.draw.mode in ("paint", "erase"):
             self.controller.use_drawn()
@@ -390,7 +398,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if frame is not None and frame is not self._shown:
             self.canvas.show_frame(frame)
             self._shown = frame
-            self.metrics.refresh(at_step=frame.step)
+            self.metrics.refresh(frame)
 
     def _run_started(self) -> None:
         self.metrics.clear_all()
@@ -435,8 +443,12 @@ class MainWindow(QtWidgets.QMainWindow):
         if frame is None:
             self.show_message("Nothing to save yet: no frame on screen.")
             return None
+        options = ExportOptions(metrics=self.metrics_export_action.isChecked(),
+                                transparent=self.transparent_action.isChecked())
+        history = self.controller.timeline.frames(0, self.controller.view + 1)
         try:
-            out = save_image(frame, path, size or self.canvas_size(), self.theme)
+            out = save_image(frame, path, size or self.canvas_size(), self.theme, options,
+                             history=history)
         except (OSError, ValueError) as e:
             self.show_message(f"Could not save {path}: {e}")
             return None
@@ -451,9 +463,15 @@ class MainWindow(QtWidgets.QMainWindow):
             self._last_dir = Path(path).parent
             self.screenshot(path)
 
-    def export(self, path: str, start: int = 0, stop: int | None = None, fps: float = 12,
-               size: tuple[int, int] | None = None) -> Path | None:
-        """Export timeline frames [start, stop) with a progress dialog that can cancel."""
+    def export(self, path: str, start: int = 0, stop: int | None = None,
+               fps: float | None = None, size: tuple[int, int] | None = None,
+               options: ExportOptions | None = None) -> Path | None:
+        """Export timeline frames [start, stop) with a progress dialog that can cancel (at
+        the playback speed unless ``fps`` is given)."""
+        if fps is None:
+            fps = self.controller.fps if self.controller.fps > 0 else 30.0
+        if options is None:
+            options = ExportOptions(metrics=self.metrics_export_action.isChecked())
         frames = self.controller.timeline.frames(start, stop)
         if not frames:
             self.show_message("Nothing to export yet: the timeline is empty.")
@@ -472,7 +490,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         try:
             out = export_animation(frames, path, fps, size or self.canvas_size(), self.theme,
-                                   report)
+                                   report, options)
         except ExportCancelled:
             self.show_message("Export cancelled; no file written.")
             return None
@@ -490,10 +508,12 @@ class MainWindow(QtWidgets.QMainWindow):
             self.show_message("Nothing to export yet: the timeline is empty.")
             return
         self.controller.pause()
-        dlg = ExportDialog(n, self.canvas_size(), self)
+        dlg = ExportDialog(n, self.canvas_size(), self, fps=self.controller.fps,
+                           options=ExportOptions(metrics=self.metrics_export_action.isChecked()))
         if dlg.exec() != QtWidgets.QDialog.DialogCode.Accepted:
             return
         start, stop, fps, size = dlg.choice()
+        options = dlg.options()
         suffix = dlg.suffix
         default = str(self._last_dir / f"{self.controller.lab.name}{suffix}")
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export animation", default,
@@ -502,7 +522,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if not path.lower().endswith(suffix):
                 path += suffix
             self._last_dir = Path(path).parent
-            self.export(path, start, stop, fps, size)
+            self.export(path, start, stop, fps, size, options)
 
     # -- closing -----------------------------------------------------------------------------
     def closeEvent(self, ev) -> None:

@@ -1,8 +1,11 @@
-"""Live metric curves: one plot per metric group (``group/series`` names), x = frame step.
+"""Live metric curves: one plot per metric group (``group/series`` names) against the lab's own
+unit (``Frame.x``, labelled ``Frame.xlabel``), and end values (``Frame.values``) as bars.
 
-Groups a frame lists in ``log_metrics`` get a logarithmic y axis (e.g. Sinkhorn's marginal
-violation falling from 1 to 1e-9); their values are floored at 1e-300 so a zero cannot
-break the axis.
+A series the frame names in ``Frame.series`` takes its colour and line style from there, so a
+curve has the look of the same thing in the panels; any other series takes a palette colour
+that no named series of the frame uses.  Groups a frame lists in ``log_metrics`` get a
+logarithmic y axis (e.g. Sinkhorn's marginal violation falling from 1 to 1e-9); their values
+are floored at 1e-300 so a zero cannot break the axis.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ import html
 import numpy as np
 import pyqtgraph as pg
 
-from genlab.labs.frame import Frame
+from genlab.labs.frame import Frame, Series
 from genlab.ui.canvas import title_takes_no_width
-from genlab.ui.theme import LIGHT, Theme
+from genlab.ui.items.axis import plain_axes
+from genlab.ui.theme import LIGHT, Look, Theme
+
+VALUES_PREFIX = "\x00values:"  # plot keys of bar groups (cannot clash with a metric group)
 
 
 class MetricsView(pg.GraphicsLayoutWidget):
@@ -31,11 +37,37 @@ class MetricsView(pg.GraphicsLayoutWidget):
         self.data: dict[str, tuple[list[float], list[float]]] = {}
         self.cursor: list[pg.InfiniteLine] = []
         self.log_groups: set[str] = set()
+        self.xlabels: dict[str, str] = {}  # group -> the unit of its x axis
+        self.drawn: dict[str, str] = {}  # series name -> colour its curve or bar is drawn in
         self._free: list[pg.PlotItem] = []  # pooled plots not in the layout
         self._series: dict[str, list[str]] = {}  # group -> series names, in curve order
-        self._colours: dict[str, int] = {}  # series name -> palette colour the lab asked for
+        self._table: dict[str, Series] = {}  # the frames' named series
+        self._auto: dict[str, int] = {}  # unnamed series -> its palette colour
+        self._bars: dict[str, tuple[pg.BarGraphItem, list[pg.TextItem]]] = {}
         self.setBackground(theme.background)
         self._dirty = False
+
+    # -- looks -------------------------------------------------------------------------------
+    def look(self, series: str) -> Look:
+        th = self.theme
+        if series in self._table:
+            look = th.look(series, self._table)
+        elif not series:
+            look = Look(th.foreground)  # a group's only, unnamed curve
+        else:
+            if series not in self._auto:
+                free = th.free_colours(s.colour for s in self._table.values())
+                self._auto[series] = free[len(self._auto) % len(free)]
+            look = Look(th.color(self._auto[series]))
+        self.drawn[series] = look.colour
+        return look
+
+    def _pen(self, name: str):
+        look = self.look(name.partition("/")[2])
+        p = pg.mkPen(look.colour, width=2 * self.theme.scale)
+        if look.dashed:
+            p.setStyle(pg.QtCore.Qt.PenStyle.DashLine)
+        return p
 
     def apply_theme(self, theme: Theme) -> None:
         """Restyle the plots in place."""
@@ -47,49 +79,70 @@ class MetricsView(pg.GraphicsLayoutWidget):
             line.setPen(pg.mkPen(theme.muted, width=1))
         for name, curve in self.curves.items():
             curve.setPen(self._pen(name))
+        self._dirty = True
 
     def _style_plot(self, plot: pg.PlotItem, group: str) -> None:
         th = self.theme
         names = self._series.get(group, [])
+        shown = group.removeprefix(VALUES_PREFIX)
         if len(names) > 1 or (names and names[0]):
-            keys = " ".join(
-                f'<span style="color:{th.color(self._colour(group, n))}">━&nbsp;'
-                f'{html.escape(n)}</span>' for n in names)
-            text = f"{html.escape(group)} &nbsp;{keys}"
+            keys = []
+            for n in names:
+                look = self.look(n)
+                stroke = "╌" if look.dashed else "━"
+                keys.append(f'<span style="color:{look.colour}">{stroke}&nbsp;'
+                            f'{html.escape(n)}</span>')
+            text = f"{html.escape(shown)} &nbsp;{' '.join(keys)}"
         else:
-            text = html.escape(group)
-        plot.setTitle(text, color=th.foreground, size=f"{th.font_pt * 0.9:.0f}pt")
+            text = html.escape(shown)
+        plot.setTitle(text, color=th.foreground, size=f"{th.font_pt * 0.9:.1f}pt")
+        font = pg.QtGui.QFont()
+        font.setPointSizeF(th.font_pt * 0.8)
         for side in ("left", "bottom"):
             ax = plot.getAxis(side)
             ax.setPen(pg.mkPen(th.muted))
             ax.setTextPen(pg.mkPen(th.foreground))
+            ax.setTickFont(font)
+        xlabel = self.xlabels.get(group, "")
+        if xlabel:
+            plot.getAxis("bottom").setLabel(html.escape(xlabel), color=th.foreground,
+                                            **{"font-size": f"{th.font_pt * 0.8:.1f}pt"})
+        else:
+            plot.getAxis("bottom").showLabel(False)
 
-    def _colour(self, group: str, series: str) -> int:
-        if series in self._colours:
-            return self._colours[series]
-        return self._series[group].index(series)
-
-    def _pen(self, name: str):
-        group, _, series = name.partition("/")
-        return pg.mkPen(self.theme.color(self._colour(group, series)),
-                        width=2 * self.theme.scale)
-
+    # -- data ----------------------------------------------------------------------------------
     def clear_all(self) -> None:
         for plot in self.plots.values():
             for curve in plot.genlab_curves:
                 curve.setData([], [])
                 curve.setVisible(False)
+            plot.genlab_bars.setVisible(False)
+            for t in plot.genlab_bar_texts:
+                t.setVisible(False)
             self.removeItem(plot)
             self._free.append(plot)
         self.plots, self.curves, self.data = {}, {}, {}
         self.cursor, self.log_groups, self._series = [], set(), {}
-        self._colours = {}
+        self.xlabels, self._table, self._auto, self._bars = {}, {}, {}, {}
+        self.drawn = {}
 
     def add_frame(self, frame: Frame) -> None:
         self.log_groups.update(frame.log_metrics)
-        self._colours.update(frame.metric_colours)
+        for s in frame.series:
+            self._table.setdefault(s.name, s)
+        x = frame.metric_x
+        xlabel = frame.xlabel or ("frame" if frame.x is None else "")
         for name, value in frame.metrics.items():
-            self._add(name, float(frame.step), value)
+            self.xlabels.setdefault(name.partition("/")[0], xlabel)
+            self._add(name, x, value)
+        for name in frame.values:
+            group, _, series = name.partition("/")
+            key = VALUES_PREFIX + group
+            if key not in self.plots:
+                self._plot_for(key)
+            if series not in self._series[key]:
+                self._series[key].append(series)
+                self._style_plot(self.plots[key], key)
         self._dirty = True
 
     def _plot_for(self, group: str) -> pg.PlotItem:
@@ -99,18 +152,28 @@ class MetricsView(pg.GraphicsLayoutWidget):
         if self._free:
             plot = self._free.pop(0)
         else:
-            plot = pg.PlotItem()
+            plot = pg.PlotItem(axisItems=plain_axes())
             title_takes_no_width(plot.titleLabel)  # legends in titles must not widen plots
             plot.setPreferredWidth(1)
-            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
             plot.genlab_curves = []
             plot.genlab_cursor = pg.InfiniteLine(angle=90)
             plot.addItem(plot.genlab_cursor)
+            plot.genlab_bars = pg.BarGraphItem(x=[], height=[], width=0.6)
+            plot.addItem(plot.genlab_bars)
+            plot.genlab_bar_texts = []
         self.addItem(plot, row=0, col=len(self.plots))  # groups side by side
+        bars = group.startswith(VALUES_PREFIX)
+        plot.showGrid(x=not bars, y=True, alpha=0.2)
         plot.setLogMode(x=False, y=group in self.log_groups)
-        plot.genlab_cursor.setPen(pg.mkPen(self.theme.muted, width=1))
+        plot.genlab_cursor.setVisible(not bars)
+        plot.genlab_bars.setVisible(bars)
+        plot.getAxis("bottom").setTicks(None)
+        if not bars:
+            plot.genlab_cursor.setPen(pg.mkPen(self.theme.muted, width=1))
+            self.cursor.append(plot.genlab_cursor)
         plot.enableAutoRange()
-        self.cursor.append(plot.genlab_cursor)
         self.plots[group] = plot
         self._series[group] = []
         return plot
@@ -140,15 +203,60 @@ class MetricsView(pg.GraphicsLayoutWidget):
         xs.append(x)
         ys.append(y)
 
-    def refresh(self, at_step: float | None = None) -> None:
+    # -- drawing ---------------------------------------------------------------------------------
+    def refresh(self, frame: Frame | None = None) -> None:
+        """Redraw the curves that changed, the cursor at ``frame``'s x, and its end values."""
         if self._dirty:
             for name, curve in self.curves.items():
                 xs, ys = self.data[name]
                 y = np.asarray(ys, dtype=float)
                 if name.partition("/")[0] in self.log_groups:
                     y = np.maximum(y, 1e-300)
-                curve.setData(np.asarray(xs), y)
+                # one point is a value, not a line: draw it as a marker
+                one = len(xs) == 1
+                look = self.look(name.partition("/")[2])
+                curve.setData(np.asarray(xs), y, symbol="o" if one else None,
+                              symbolSize=8 * self.theme.scale, symbolBrush=look.colour,
+                              symbolPen=None)
             self._dirty = False
-        if at_step is not None:
+        if frame is not None:
             for line in self.cursor:
-                line.setPos(at_step)
+                line.setPos(frame.metric_x)
+            self._show_values(frame)
+
+    def _show_values(self, frame: Frame) -> None:
+        groups: dict[str, list[tuple[str, float]]] = {}
+        for name, v in frame.values.items():
+            group, _, series = name.partition("/")
+            groups.setdefault(VALUES_PREFIX + group, []).append((series, v))
+        th = self.theme
+        for key, plot in self.plots.items():
+            if not key.startswith(VALUES_PREFIX):
+                continue
+            items = groups.get(key, [])
+            bars = plot.genlab_bars
+            if not items:
+                bars.setOpts(x=[], height=[])
+                for t in plot.genlab_bar_texts:
+                    t.setVisible(False)
+                continue
+            names = [n for n, _ in items]
+            vals = np.array([v for _, v in items])
+            brushes = [pg.mkBrush(self.look(n).colour) for n in names]
+            bars.setOpts(x=np.arange(len(vals)), height=vals, width=0.6, brushes=brushes,
+                         pens=[pg.mkPen(None)] * len(vals))
+            plot.getAxis("bottom").setTicks([[(i, n) for i, n in enumerate(names)]])
+            while len(plot.genlab_bar_texts) < len(vals):
+                t = pg.TextItem(anchor=(0.5, 1.0))
+                plot.addItem(t)
+                plot.genlab_bar_texts.append(t)
+            for i, t in enumerate(plot.genlab_bar_texts):
+                t.setVisible(i < len(vals))
+                if i < len(vals):
+                    t.setHtml(f'<span style="color:{th.foreground}; font-size:'
+                              f'{th.font_pt * 0.8:.1f}pt">{vals[i]:.3g}</span>')
+                    t.setPos(float(i), float(vals[i]))
+            top = float(max(vals.max(), 0.0))
+            bottom = float(min(vals.min(), 0.0))
+            plot.setXRange(-0.6, len(vals) - 0.4, padding=0)
+            plot.setYRange(bottom, top * 1.25 if top > 0 else 1.0, padding=0)

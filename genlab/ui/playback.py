@@ -49,14 +49,24 @@ class PlaybackBar(QtWidgets.QWidget):
         self.speed.setToolTip("Frames per second while playing")
         for fps in SPEEDS:
             self.speed.addItem(_speed_label(fps), fps)
-        self.speed.setCurrentIndex(SPEEDS.index(controller.fps))
+        self._show_fps(controller.fps)
         self.speed.currentIndexChanged.connect(
             lambda i: controller.set_fps(float(self.speed.itemData(i))))
+        controller.fps_changed.connect(self._show_fps)
         lay.addWidget(self.speed)
         controller.state_changed.connect(self._state)
         controller.view_changed.connect(self.sync)
         controller.frame_added.connect(lambda _f: self.sync())
         controller.run_started.connect(self.sync)
+
+    def _show_fps(self, fps: float) -> None:
+        i = self.speed.findData(fps)
+        if i < 0:  # a lab's own speed not in the list
+            self.speed.addItem(_speed_label(fps), fps)
+            i = self.speed.count() - 1
+        self.speed.blockSignals(True)
+        self.speed.setCurrentIndex(i)
+        self.speed.blockSignals(False)
 
     def _state(self, state: str) -> None:
         sp = QtWidgets.QStyle.StandardPixmap

@@ -141,8 +141,10 @@ class RunThread(QtCore.QThread):
                     self._in_flight += 1
                 self.frame_ready.emit(self.generation, frame)
                 with self._cond:
-                    if not self._paused:
-                        wait = self._interval - (time.perf_counter() - t0)
+                    if not self._paused and self._interval > 0:
+                        # the lab's pacing: slow motion (pace) and beats held (hold)
+                        wait = (self._interval * frame.pace + frame.hold
+                                - (time.perf_counter() - t0))
                         if wait > 0:
                             self._cond.wait_for(lambda: self._cancel or self._paused, wait)
             self.run_done.emit(self.generation, True)

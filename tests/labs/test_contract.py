@@ -9,8 +9,10 @@ import time
 import numpy as np
 import pytest
 
+import unicodedata
+
 from genlab.labs import LABS, RunContext
-from genlab.labs.frame import Frame, Handles, Layer
+from genlab.labs.frame import INK, MUTED, Frame, Handles, Layer
 from genlab.labs.params import param_fields, validate
 from genlab.labs.presets import presets_for
 
@@ -104,6 +106,63 @@ def _check_handles(frame: Frame, params_cls: type) -> None:
                     assert name is None or name in numeric, f"handle bound to '{name}'"
 
 
+def _combining(text: str) -> str | None:
+    """The first combining mark in text (they render detached from their letter: "tiṁe",
+    hats off their letters), with its context, else None."""
+    for i, ch in enumerate(text):
+        if unicodedata.category(ch) == "Mn":
+            return text[max(0, i - 12):i + 12]
+    return None
+
+
+def _check_identity(frame: Frame, lab) -> None:
+    """One identity per series: a frame that names series carries exactly the lab's table;
+    every metric or value series is one of them (its curve has the look of the thing in the
+    panels); no on-screen text holds a combining mark."""
+    declared = {s.name for s in lab.series}
+    named = any(panel.series_names() for panel in frame.panels)
+    if named or frame.metrics or frame.values:
+        assert frame.series == lab.series, "a frame's series differ from the lab's table"
+    for name in (*frame.metrics, *frame.values):
+        series = name.partition("/")[2]
+        assert not series or series in declared, \
+            f"metric '{name}': series '{series}' is not one of the lab's named series"
+    for text in frame.texts():
+        bad = _combining(text)
+        assert bad is None, f"combining mark in on-screen text: {bad!r}"
+
+
+@pytest.mark.parametrize("name", LAB_NAMES)
+def test_series_are_named_once_and_told_apart(name):
+    from genlab.ui.theme import DARK, LIGHT, lab_distance
+
+    lab = LABS[name]
+    names = [s.name for s in lab.series]
+    assert len(names) == len(set(names))
+    for theme in (LIGHT, DARK):
+        for i, a in enumerate(lab.series):
+            for b in lab.series[i + 1:]:
+                if a.dashed != b.dashed or a.marker != b.marker and a.colour == b.colour:
+                    continue  # told apart by the line style or marker
+                if {a.colour, b.colour} <= {INK, MUTED} and a.colour != b.colour:
+                    continue
+                ca, cb = theme.colour_of(a.colour), theme.colour_of(b.colour)
+                assert lab_distance(ca, cb) >= 40, \
+                    f"{name}: '{a.name}' and '{b.name}' look alike ({ca} vs {cb})"
+
+
+@pytest.mark.parametrize("name", LAB_NAMES)
+def test_texts_shown_around_the_lab_have_no_combining_marks(name):
+    lab = LABS[name]
+    texts = [lab.title, lab.description]
+    for f in param_fields(lab.params):
+        texts += [f.spec.help, f.label]
+    for p in presets_for(name):
+        texts += [p.name, p.description]
+    for t in texts:
+        assert _combining(t) is None, f"combining mark in {t!r}"
+
+
 @pytest.mark.parametrize("lab_name,preset", PRESETS)
 def test_every_preset_runs(lab_name, preset):
     lab = LABS[lab_name]
@@ -115,6 +174,7 @@ def test_every_preset_runs(lab_name, preset):
     for f in frames:
         _check_numpy_only(f)
         _check_handles(f, lab.params)
+        _check_identity(f, lab)
 
 
 @pytest.mark.parametrize("name", LAB_NAMES)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import numpy as np
+import pyqtgraph as pg
 
 from genlab.labs import LabInfo
 from genlab.labs.frame import Frame, Handles, Panel, Points
@@ -120,16 +121,21 @@ def test_painting_in_two_colours_labels_the_drawn_points(make_window, qtbot, tmp
     assert len(win.draw.labels) == len(win.draw.points) == 0
 
 
-def test_metric_colours_follow_the_labs_hint(qtbot):
+def test_metric_curves_take_the_look_of_the_frames_series(qtbot):
+    from genlab.labs.frame import Series
     from genlab.ui.metrics import MetricsView
-    from genlab.ui.theme import LIGHT
+    from genlab.ui.theme import LIGHT, lab_distance
 
     view = MetricsView(LIGHT)
     qtbot.addWidget(view)
-    panel = (Panel({"p": Points(np.zeros((1, 2)))}),)
-    # "b" is named first but asks for palette colour 3; "a" keeps its order (1)
+    panel = (Panel({"p": Points(np.zeros((1, 2)), series="b")}),)
+    # "b" is a named series (palette colour 3, dashed); "a" is not named: it takes a colour
+    # that no named series has, nor one close to it
     view.add_frame(Frame(0, "t", panel, metrics={"g/b": 1.0, "g/a": 2.0},
-                         metric_colours={"b": 3}))
-    assert view.curves["g/b"].opts["pen"].color().name() == LIGHT.color(3).lower()
-    assert view.curves["g/a"].opts["pen"].color().name() == LIGHT.color(1).lower()
+                         series=(Series("b", 3, dashed=True),)))
+    pen_b = view.curves["g/b"].opts["pen"]
+    assert pen_b.color().name() == LIGHT.color(3).lower()
+    assert pen_b.style() == pg.QtCore.Qt.PenStyle.DashLine
+    a = view.curves["g/a"].opts["pen"].color().name()
+    assert lab_distance(a, LIGHT.color(3)) >= 40
     assert LIGHT.color(3) in view.plots["g"].titleLabel.text

@@ -2,6 +2,7 @@
 
 # Importing the item modules registers them for their layer kinds.
 from genlab.ui.items import (  # noqa: F401
+    arrows,
     ellipses,
     handles,
     heatmap,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtGui
 
 from genlab.labs import frame as fr
-from genlab.ui.theme import Theme
+from genlab.ui.theme import Look, Theme
 
 _REGISTRY: dict[type, type[LayerItem]] = {}
 
@@ -30,6 +31,29 @@ class LayerItem:
         self.note = ""  # e.g. "showing 30,000 of 100,000 points", added to the panel title
         self.visible = True
         self._items: list[pg.GraphicsObject] = []
+        # the frame's named series (set by the canvas before each update), and the colour
+        # each name was drawn in (the series-identity test reads it)
+        self.table: dict[str, fr.Series] = {}
+        self.drawn: dict[str, str] = {}
+
+    def look(self, ref: fr.SeriesRef) -> Look:
+        """The colour, line style and marker of a layer's ``series``."""
+        look = self.theme.look(ref, self.table)
+        if isinstance(ref, str) and ref in self.table:
+            self.drawn[ref] = look.colour
+        return look
+
+    def labels(self) -> list[tuple[float, float, pg.TextItem]]:
+        """(anchor x, anchor y, text item) of the texts this item shows, for the canvas to
+        place clear of each other (data coordinates)."""
+        return []
+
+    def anchors(self) -> np.ndarray:
+        """(k, 2) points of this item that a label must not cover."""
+        return np.zeros((0, 2))
+
+    def view_changed(self) -> None:
+        """The view's range or size changed (items drawn in pixel units redraw here)."""
 
     def add(self, item: pg.GraphicsObject) -> pg.GraphicsObject:
         item.setZValue(self.z)
@@ -74,6 +98,7 @@ def brush(r: int, g: int, b: int, a: int = 255) -> QtGui.QBrush:
 
 
 def pen(color: str, width: float, alpha: int = 255, dashed: bool = False) -> QtGui.QPen:
+    """A cached cosmetic pen (its width in pixels whatever the zoom)."""
     key = (color, round(width, 2), alpha, dashed)
     if key not in _pens:
         c = QtGui.QColor(color)

@@ -17,8 +17,10 @@ def lut(theme: Theme) -> np.ndarray:
     key = (theme.density_low, theme.density_high)
     if key not in _luts:
         lo, hi = pg.mkColor(theme.density_low), pg.mkColor(theme.density_high)
-        mid = pg.mkColor("#7FB8D8" if theme.name == "light" else "#C0504D")
-        cmap = pg.ColorMap([0.0, 0.45, 1.0], [lo, mid, hi])
+        # a bend at 0.4 so low densities (tails, far modes) still read against the background
+        mid = pg.mkColor(*(int(0.4 * a + 0.6 * b) for a, b in zip(
+            lo.getRgb()[:3], hi.getRgb()[:3], strict=True)))
+        cmap = pg.ColorMap([0.0, 0.4, 1.0], [lo, mid, hi])
         _luts[key] = cmap.getLookupTable(0.0, 1.0, 256, alpha=True)
     return _luts[key]
 

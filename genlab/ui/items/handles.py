@@ -8,7 +8,6 @@ a drag feels immediate even when the lab's next frame is a few tens of ms away.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 
 import numpy as np
@@ -17,6 +16,7 @@ from PySide6 import QtCore
 
 from genlab.labs.frame import Handles
 from genlab.ui.items.base import LayerItem, brush, pen
+from genlab.ui.items.text import text_html
 
 DragCallback = Callable[[dict[str, float], bool], None]
 
@@ -75,6 +75,7 @@ class HandlesItem(LayerItem):
         self.layer: Handles | None = None
         self.xy = np.zeros((0, 2))
         self.on_drag: DragCallback | None = None
+        self.on_moved: Callable[[], None] | None = None  # the canvas re-places the labels
 
     def set_z(self, z: float) -> None:
         super().set_z(z + 1000.0)  # above every other layer, so a handle is always grabbable
@@ -89,21 +90,32 @@ class HandlesItem(LayerItem):
         th, layer = self.theme, self.layer
         if layer is None:
             return
-        color = th.foreground if layer.series < 0 else th.color(layer.series)
+        color = self.look(layer.series).colour
         c = pg.mkColor(color)
         size = 16 * th.scale
         self.scatter.setData(pos=self.xy, size=size, symbol="o",
                              brush=brush(c.red(), c.green(), c.blue(), 110),
                              pen=pen(color, 2.5 * th.scale))
         while len(self.texts) < len(layer.texts):
-            self.texts.append(self.add(pg.TextItem(anchor=(0.5, 1.6))))
+            self.texts.append(self.add(pg.TextItem(anchor=(0.5, 0.5))))
+        # the text in ink: a label in the handle's own colour sat grey on blue
         for i, item in enumerate(self.texts):
             shown = i < len(layer.texts) and i < len(self.xy)
             item.setVisible(shown)
             if shown:
-                item.setHtml(f'<span style="color:{color}; font-size:{th.font_pt:.0f}pt">'
-                             f"{html.escape(layer.texts[i])}</span>")
+                item.setHtml(text_html(layer.texts[i], th.foreground, th.font_pt))
                 item.setPos(float(self.xy[i, 0]), float(self.xy[i, 1]))
+        if self.on_moved is not None:
+            self.on_moved()
+
+    def labels(self) -> list[tuple[float, float, pg.TextItem]]:
+        if self.layer is None:
+            return []
+        n = min(len(self.layer.texts), len(self.xy))
+        return [(float(self.xy[i, 0]), float(self.xy[i, 1]), self.texts[i]) for i in range(n)]
+
+    def anchors(self) -> np.ndarray:
+        return self.xy if self.visible else np.zeros((0, 2))
 
     def moved(self, i: int, x: float, y: float, finished: bool) -> None:
         layer = self.layer

@@ -9,10 +9,6 @@ from genlab.labs.frame import Curve, Grid, Histogram, Paths, Segments, VectorFie
 from genlab.ui.items.base import LayerItem, brush, pen
 
 
-def _series_color(theme, series: int) -> str:
-    return theme.foreground if series < 0 else theme.color(series)
-
-
 class CurveItem(LayerItem):
     kind = Curve
 
@@ -21,9 +17,11 @@ class CurveItem(LayerItem):
         self.curve = self.add(pg.PlotCurveItem(antialias=True))
 
     def update(self, layer: Curve) -> None:
-        color = _series_color(self.theme, layer.series)
+        look = self.look(layer.series)
+        color = look.colour
         self.curve.setData(x=layer.x, y=layer.y,
-                           pen=pen(color, self.theme.line * layer.width / 2, 255, layer.dashed))
+                           pen=pen(color, self.theme.line * layer.width / 2, 255,
+                                   layer.dashed or look.dashed))
         if layer.fill:
             c = pg.mkColor(color)
             self.curve.setFillLevel(0.0)
@@ -40,7 +38,7 @@ class HistogramItem(LayerItem):
         self.curve = self.add(pg.PlotCurveItem())
 
     def update(self, layer: Histogram) -> None:
-        c = pg.mkColor(_series_color(self.theme, layer.series))
+        c = pg.mkColor(self.look(layer.series).colour)
         self.curve.setData(x=layer.edges, y=layer.heights, stepMode="center", fillLevel=0.0,
                            pen=pen(c.name(), self.theme.line),
                            brush=brush(c.red(), c.green(), c.blue(), 110))
@@ -64,7 +62,7 @@ class PathsItem(LayerItem):
         super().__init__(plot, theme)
         self.curves: list[pg.PlotCurveItem] = []
 
-    def _pieces(self, layer: Paths) -> list[tuple[int, float, np.ndarray]]:
+    def _pieces(self, layer: Paths) -> list[tuple[int | str, float, np.ndarray]]:
         """(series, opacity, NaN-separated polylines) per curve to draw."""
         if layer.labels is None:
             groups = [(layer.series, layer.xy)]
@@ -91,9 +89,9 @@ class PathsItem(LayerItem):
                 curve.setVisible(False)
                 continue
             series, alpha, line = pieces[i]
+            look = self.look(series)
             curve.setData(x=line[:, 0], y=line[:, 1],
-                          pen=pen(_series_color(self.theme, series), self.theme.line,
-                                  int(255 * alpha)))
+                          pen=pen(look.colour, self.theme.line, int(255 * alpha), look.dashed))
             curve.setVisible(True)
 
 
@@ -111,7 +109,7 @@ class SegmentsItem(LayerItem):
     def update(self, layer: Segments) -> None:
         w = np.ones(len(layer.starts)) if layer.weights is None else np.clip(layer.weights, 0, 1)
         bucket = np.minimum((w * self.LEVELS).astype(int), self.LEVELS - 1)
-        color = _series_color(self.theme, layer.series)
+        look = self.look(layer.series)
         for b, curve in enumerate(self.curves):
             sel = (bucket == b) & (w > 1e-3)
             if not sel.any():
@@ -120,7 +118,8 @@ class SegmentsItem(LayerItem):
             xy = np.empty((2 * int(sel.sum()), 2))
             xy[0::2], xy[1::2] = layer.starts[sel], layer.ends[sel]
             alpha = int(40 + 215 * (b + 1) / self.LEVELS)
-            curve.setData(x=xy[:, 0], y=xy[:, 1], pen=pen(color, self.theme.line * 0.8, alpha))
+            curve.setData(x=xy[:, 0], y=xy[:, 1],
+                          pen=pen(look.colour, self.theme.line * 0.8, alpha, look.dashed))
             curve.setVisible(True)
 
 
@@ -150,7 +149,7 @@ class VectorFieldItem(LayerItem):
                                            [-np.sin(-0.5), np.cos(-0.5)]]))
         pts = np.stack([xy, tip, tip, left, tip, right], axis=1).reshape(-1, 2)
         self.curve.setData(x=pts[:, 0], y=pts[:, 1],
-                           pen=pen(_series_color(self.theme, layer.series), self.theme.line, 200))
+                           pen=pen(self.look(layer.series).colour, self.theme.line, 200))
 
 
 class GridItem(LayerItem):
@@ -166,4 +165,4 @@ class GridItem(LayerItem):
         cols = _polylines(g)
         xy = np.concatenate([rows, cols])
         self.curve.setData(x=xy[:, 0], y=xy[:, 1],
-                           pen=pen(_series_color(self.theme, layer.series), self.theme.line, 160))
+                           pen=pen(self.look(layer.series).colour, self.theme.line, 160))

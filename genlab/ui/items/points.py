@@ -36,8 +36,18 @@ def _brush_array(rgb: np.ndarray, alpha: int) -> np.ndarray:
     return table[inv.ravel()]
 
 
+_SYMBOLS = {"o": "o", "x": "x", "+": "+", "s": "s", "t": "t", "d": "d"}
+SMALL_CLOUD = 64  # clouds up to this size are marks a label must not cover
+
+
 class PointsItem(LayerItem):
     kind = Points
+
+    def anchors(self) -> np.ndarray:
+        d = self.scatter.data
+        if not self.visible or len(d) == 0 or len(d) > SMALL_CLOUD:
+            return np.zeros((0, 2))
+        return np.column_stack([d["x"], d["y"]]).astype(float)
 
     def __init__(self, plot: pg.PlotItem, theme) -> None:
         super().__init__(plot, theme)
@@ -67,7 +77,9 @@ class PointsItem(LayerItem):
         th = self.theme
         n = len(layer.xy)
         mode, source = self._colour(layer)
-        style = (n, mode, layer.size, layer.alpha, layer.series, layer.highlight, id(th))
+        look = self.look(layer.series)
+        sizes_key = None if layer.sizes is None else layer.sizes.tobytes()
+        style = (n, mode, layer.size, layer.alpha, look, layer.highlight, id(th), sizes_key)
         same_colours = source is None or (
             self._colour_source is not None and source.shape == self._colour_source.shape
             and np.array_equal(source, self._colour_source))
@@ -85,14 +97,19 @@ class PointsItem(LayerItem):
         elif mode == "values":
             rgb = value_colors(layer.values, th)
         if rgb is None:
-            c = pg.mkColor(th.points if layer.series == 0 else th.color(layer.series - 1))
+            c = pg.mkColor(look.colour)
             brushes = brush(c.red(), c.green(), c.blue(), alpha)
         else:
             brushes = _brush_array(rgb, alpha)
         size = th.marker * layer.size * (1.7 if layer.highlight else 1.0)
+        if layer.sizes is not None:
+            size = size * np.clip(layer.sizes, 0.0, 10.0)
         outline = pen(th.foreground, th.line) if layer.highlight else pg.mkPen(None)
+        symbol = _SYMBOLS.get(look.marker, "o")
+        if symbol in ("x", "+") and rgb is None:  # strokes, not fills: draw them in colour
+            outline = pen(look.colour, th.line * 1.4)
         self.scatter.setData(x=layer.xy[:, 0], y=layer.xy[:, 1], size=size, brush=brushes,
-                             pen=outline)
+                             pen=outline, symbol=symbol)
         self._style, self._colour_source = style, source
 
     def _move(self, xy: np.ndarray) -> None:
@@ -120,4 +137,4 @@ def _subset(layer: Points, m: int) -> Points:
 
     return Points(layer.xy[idx], labels=pick(layer.labels), soft_labels=pick(layer.soft_labels),
                   values=pick(layer.values), size=layer.size, alpha=layer.alpha,
-                  series=layer.series, highlight=layer.highlight)
+                  series=layer.series, highlight=layer.highlight, sizes=pick(layer.sizes))
