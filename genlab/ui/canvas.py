@@ -25,9 +25,14 @@ ToolHandler = Callable[[str, float, float, object], None]
 class ToolViewBox(pg.ViewBox):
     """A ViewBox that hands mouse clicks and drags to a drawing tool while one is active."""
 
+    LIMIT = 1e9  # a right-drag zoom could drive the range to infinity ("[-inf, -inf]")
+
     def __init__(self, *a, **kw) -> None:
         super().__init__(*a, **kw)
         self.tool: ToolHandler | None = None
+        lim = self.LIMIT
+        self.setLimits(xMin=-lim, xMax=lim, yMin=-lim, yMax=lim, minXRange=1e-9,
+                       minYRange=1e-9)
 
     def mouseClickEvent(self, ev) -> None:
         if self.tool is None or ev.button() != QtCore.Qt.MouseButton.LeftButton:
@@ -55,10 +60,15 @@ def title_takes_no_width(label: pg.LabelItem) -> None:
     option.setWrapMode(QtGui.QTextOption.WrapMode.WordWrap)
     label.item.document().setDefaultTextOption(option)
 
+    label.genlab_min_h = 0.0  # the tallest this title has been since the canvas reset it
+
     def update_min_height_only() -> None:
         update_min()
         label.setMinimumWidth(0)
         label.setPreferredWidth(1)  # a set size overrides the size hint
+        # heights only grow: a title that loses a line must not move the plot under it
+        label.genlab_min_h = max(label.genlab_min_h, label.minimumHeight())
+        label.setMinimumHeight(label.genlab_min_h)
 
     label.updateMin = update_min_height_only
     place = label.resizeEvent
@@ -158,6 +168,9 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         self._frame = None
         if not self.keep_view:
             self._limits = [None] * len(self.plots)
+            self._caption_h = self._title_h = 0.0
+            for plot in self._pool:
+                plot.titleLabel.genlab_min_h = 0.0
         self.set_text("", "")
 
     def reset_view(self) -> None:
@@ -192,6 +205,9 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         title, caption = html.escape(title), html.escape(caption)
         self.title_label.setText(title, size=f"{th.font_pt * 1.25:.1f}pt", color=th.foreground,
                                  bold=True)
+        self._title_h = max(getattr(self, "_title_h", 0.0),
+                            self.title_label.item.boundingRect().height())
+        self.title_label.setMinimumHeight(self._title_h)  # see _wrap_caption
         if self.show_caption:
             self.caption_label.setText(caption, size=f"{th.font_pt:.1f}pt", color=th.foreground)
         self._wrap_caption()
@@ -200,8 +216,14 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         if not hasattr(self, "caption_label"):
             return  # resizeEvent during the base class's construction
         width = max(200.0, self.width() - 40.0)
-        self.caption_label.item.setTextWidth(width)
-        self.caption_label.updateMin()
+        label = self.caption_label
+        label.item.setTextWidth(width)
+        label.updateMin()
+        # the caption's space only grows during a run: a shorter caption must not enlarge
+        # the plots (an aspect-locked plane would re-zoom between frames, and under the pen)
+        self._caption_h = max(getattr(self, "_caption_h", 0.0),
+                              label.item.boundingRect().height())
+        label.setMinimumHeight(self._caption_h)
 
     def resizeEvent(self, ev) -> None:
         super().resizeEvent(ev)

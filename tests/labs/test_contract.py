@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
+import unicodedata
 
 import numpy as np
 import pytest
-
-import unicodedata
 
 from genlab.labs import LABS, RunContext
 from genlab.labs.frame import INK, MUTED, Frame, Handles, Layer
