@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
                   "denoiser training, 10k x 100-step samplers, time to a good DDPM fit"),
     "flow-matching": ("benchmarks.flow_matching",
                       "flow-matching training steps/s (independent, OT) and time to a fit"),
+    "close": ("benchmarks.close", "closing the window 0.5, 1.5 and 3 s into every lab"),
 }
 
 

@@ -1,7 +1,9 @@
 """Command line: ``genlab`` (the window), ``genlab list``, ``genlab render``, ``genlab bench``.
 
-Errors (an unknown lab, preset or field, a value out of range) exit with status 2 and one
-line on stderr naming the valid choices.
+Bad input (an unknown lab, preset or field, a value out of range, a file that cannot be read
+or written) exits with status 2 and one line on stderr naming what is wrong; a run that fails
+(a lab's error, memory) exits with status 1 and one line.  No traceback reaches the user
+unless GENLAB_DEBUG is set.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="frames per second (default: the lab's playback speed)")
     r.add_argument("--size", default="960x640", help="WxH in pixels")
     r.add_argument("--scale", type=float, default=None,
-                   help="fonts, lines and markers times S (default: the size's height / 720, "
-                        "so a 4K render reads like the window)")
+                   help="fonts, lines and markers times S (default: height / 1080, at least "
+                        "1: a 4K render reads like the window on a 1080p screen)")
     r.add_argument("--metrics", action="store_true",
                    help="include the metric plots under the canvas, as on screen")
     r.add_argument("--transparent", action="store_true",
@@ -75,8 +77,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             find_preset(lab, preset)
         return run_gui(lab, preset)
     except ParamError as e:
-        print(f"genlab: {e}", file=sys.stderr)
-        return 2
+        return _fail(str(e), 2)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except MemoryError:
+        return _fail("out of memory: use fewer points or a smaller size", 1)
+    except Exception as e:  # a failed run: one line, the traceback only when debugging
+        from genlab.labs.base import LabError
+
+        if os.environ.get("GENLAB_DEBUG"):
+            raise
+        if isinstance(e, LabError):
+            return _fail(f"the run failed: {e}", 1)
+        if isinstance(e, OSError):
+            return _fail(f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""), 1)
+        return _fail(f"the run failed: {type(e).__name__}: {e}", 1)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"genlab: {message.splitlines()[0] if message else 'failed'}", file=sys.stderr)
+    return code
 
 
 def _list() -> int:
@@ -139,12 +159,14 @@ def _render(args) -> int:
     fps = lab.fps if args.fps is None else args.fps
     if not (math.isfinite(fps) and 0 < fps <= 120):
         raise ParamError(f"--fps {args.fps!r}: use a number of frames per second in (0, 120]")
-    scale = size[1] / 720 if args.scale is None else args.scale
+    scale = max(1.0, size[1] / 1080) if args.scale is None else args.scale
     if not (math.isfinite(scale) and 0.25 <= scale <= 8):
         raise ParamError(f"--scale {args.scale!r}: use a factor from 0.25 to 8")
     if args.transparent and suffix not in (".png", ".svg"):
         raise ParamError("--transparent applies to .png and .svg only")
     drawn = drawn_labels = None
+    if args.data is not None and not (lab.takes_data or lab.uses_picks):
+        raise ParamError(f"--data: the {lab.name} lab takes no data")
     if args.data is not None:
         from genlab.engine.datasets import load_labelled_points
 
@@ -165,6 +187,7 @@ def _render(args) -> int:
     newest = None
     last = args.last
     gen = lab.run(params, RunContext(drawn=drawn, drawn_labels=drawn_labels))
+    bar = _progress("running", last)
     try:
         for frame in gen:
             # torch is imported inside the run: one thread, as in the window's worker, so
@@ -182,12 +205,14 @@ def _render(args) -> int:
                 if len(kept) > MAX_KEPT:
                     stride *= 2
                     kept = [(k, f) for k, f in kept if k == 1 or k % stride == 0]
-            _bar("running", count, frame.total or count)
+            if last is None and frame.total:
+                bar.total = max(frame.total, count)
+            bar.update(1)
             if last is not None and count >= last:
                 break
     finally:
+        bar.close()
         gen.close()
-    print(file=sys.stderr)
     if not kept:
         print("genlab: the run produced no frame", file=sys.stderr)
         return 1
@@ -207,20 +232,24 @@ def _render(args) -> int:
         history = [f for k, f in kept if k <= chosen[-1][0]]
         save_image(frames[-1], out, size, theme, options, history=history)
     else:
+        bar = _progress("rendering", len(frames))
+
         def progress(done: int, total: int) -> bool:
-            _bar("rendering", done, total)
+            bar.update(done - bar.n)
             return True
 
-        export_animation(frames, out, fps, size, theme, progress, options)
-        print(file=sys.stderr)
+        try:
+            export_animation(frames, out, fps, size, theme, progress, options)
+        finally:
+            bar.close()
     print(f"wrote {out} ({len(frames)} frames)" if suffix in (".gif", ".mp4")
           else f"wrote {out}", file=sys.stderr)
     return 0
 
 
-def _bar(label: str, done: int, total: int) -> None:
-    total = max(total, 1)
-    width = 30
-    fill = int(width * min(done, total) / total)
-    sys.stderr.write(f"\r{label:9s} [{'#' * fill}{'.' * (width - fill)}] {done}/{total}")
-    sys.stderr.flush()
+def _progress(label: str, total: int | None):
+    """A progress bar on stderr (count, rate, ETA once the total is known)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit="frame", file=sys.stderr, dynamic_ncols=True,
+                mininterval=0.2)

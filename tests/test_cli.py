@@ -48,8 +48,8 @@ def test_render_png_and_gif(tmp_path):
     img = np.asarray(Image.open(png).convert("RGB"))
     assert img.shape == (320, 480, 3) and img.std() > 10
     gif = tmp_path / "s.gif"
-    r = genlab("render", "sampling", "--frames", "5", "--size", "320x240", "--theme", "dark",
-               "--out", str(gif))
+    r = genlab("render", "em", "--set", "n_iter=4", "--frames", "5", "--size", "320x240",
+               "--theme", "dark", "--out", str(gif))
     assert r.returncode == 0, r.stderr
     assert "rendering" in r.stderr  # the progress bar
     with Image.open(gif) as im:
@@ -88,3 +88,59 @@ def test_gui_without_a_display_says_so():
     r = subprocess.run([sys.executable, "-m", "genlab"], capture_output=True, text=True,
                        env=env, timeout=120)
     assert r.returncode == 1 and "no display" in r.stderr
+
+
+def _one_line(r, code, needle):
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == code, r.stderr
+    assert "Traceback" not in r.stderr
+    assert needle in lines[-1], r.stderr
+    return lines[-1]
+
+
+@pytest.mark.parametrize("fps", ["0", "-2", "nan", "inf"])
+def test_bad_fps_is_refused_before_the_run(fps, tmp_path):
+    r = genlab("render", "em", f"--fps={fps}", "--out", str(tmp_path / "x.gif"))
+    _one_line(r, 2, "--fps")
+    assert "running" not in r.stderr  # refused before any frame was made
+
+
+def test_unwritable_outputs_are_refused_before_the_run(tmp_path):
+    folder = tmp_path / "a.png"
+    folder.mkdir()
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    link = tmp_path / "full.svg"
+    link.symlink_to("/dev/full")
+    for out, needle in ((folder, "is a folder"), (a_file / "x.png", "does not exist"),
+                        ("/proc/x.svg", "cannot write"), (link, "not a regular file"),
+                        ("/proc/x.gif", "cannot write")):
+        r = genlab("render", "em", "--set", "n_iter=2", "--out", str(out))
+        _one_line(r, 2, needle)
+        assert "running" not in r.stderr and "wrote" not in r.stderr
+
+
+def test_data_that_would_break_a_run_is_refused_with_its_reason(tmp_path):
+    big = tmp_path / "big.csv"
+    big.write_text("x,y\n0,0\n1e300,2\n1,1\n")
+    _one_line(genlab("render", "em", "--set", "dataset=drawn", "--data", str(big),
+                     "--out", str(tmp_path / "a.png")), 2, "beyond")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("x,y,label\n0,0,0\n1,1,1e30\n")
+    _one_line(genlab("render", "guidance", "--set", "dataset=drawn", "--data", str(labels),
+                     "--out", str(tmp_path / "b.png")), 2, "labels must be whole numbers")
+    pts = tmp_path / "pts.csv"
+    pts.write_text("0,0\n1,1\n")
+    _one_line(genlab("render", "sampling", "--data", str(pts), "--out",
+                     str(tmp_path / "c.png")), 2, "takes no data")
+    garbage = tmp_path / "garbage.npy"
+    np.save(garbage, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    line = _one_line(genlab("render", "em", "--set", "dataset=drawn", "--data", str(garbage),
+                            "--out", str(tmp_path / "d.png")), 2, "Python objects")
+    assert "allow_pickle" not in line
+
+
+def test_negative_zero_is_zero(tmp_path):
+    r = genlab("render", "em", "--set", "noise=-0", "--set", "n_iter=2", "--out",
+               str(tmp_path / "z.png"))
+    assert r.returncode == 0, r.stderr

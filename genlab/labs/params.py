@@ -118,6 +118,7 @@ class ParamField:
                 v = float(value.strip() if isinstance(value, str) else value)
                 if not math.isfinite(v):
                     raise ValueError
+                v += 0.0  # "-0" is 0: a negative zero failed later as a "scale < 0"
             else:
                 v = str(value).strip()
         except (TypeError, ValueError):

@@ -33,4 +33,17 @@ def run_gui(lab: str = DEFAULT_LAB, preset: str | None = None) -> int:
     if preset is not None:
         win.apply_preset(preset)
     win.show()
-    return app.exec()
+    return leave(app.exec())
+
+
+def leave(code: int) -> int:
+    """The exit status of the window's event loop; if a run's step is still going on in the
+    background (abandoned when the window closed: an import, a solve), the process ends now
+    instead of waiting for it, or for interpreter shutdown to stop it half-way."""
+    from genlab.ui.worker import runs_still_stepping
+
+    if runs_still_stepping():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

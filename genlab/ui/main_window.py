@@ -66,6 +66,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.playback = PlaybackBar(self.controller)
         self.draw = DrawTool(self.canvas)
         self._shown = None
+        self._last_good = None
         self._last_dir = Path.cwd()
 
         self._build_layout()
@@ -397,7 +398,7 @@ class MainWindow(QtWidgets.QMainWindow):
         frame = self.controller.current_frame()
         if frame is not None and frame is not self._shown:
             self.canvas.show_frame(frame)
-            self._shown = frame
+            self._shown = self._last_good = frame  # shown again if a next run fails at once
             self.metrics.refresh(frame)
 
     def _run_started(self) -> None:
@@ -408,6 +409,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def _state_changed(self, state: str) -> None:
         if state == "finished":
             self.show_message("Run finished. Space replays it; drag the timeline to scrub.")
+        elif state == "failed" and self.canvas.frame is None and self._last_good is not None:
+            # the run failed before its first frame: the message promises the last good
+            # frame stays on screen, so it is the previous run's
+            self.canvas.show_frame(self._last_good, force=True)
 
     def show_message(self, text: str) -> None:
         self.status.showMessage(text, STATUS_MS)

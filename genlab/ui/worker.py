@@ -3,6 +3,13 @@
 The GUI thread never waits on it: it only flips flags under a short lock.  The thread paces
 itself (frames per second), pauses, steps one frame at a time, takes live parameter
 changes at the generator's next yield, and stops at the next yield when cancelled.
+
+The generator itself runs in a ``Stepper``, a daemon thread: a step that cannot be
+interrupted (importing torch and POT, a lab's set-up, an exact OT solve) can then be
+abandoned.  Cancelling ends the QThread at once; the abandoned step finishes on its own, its
+generator is closed there and never resumed, and at exit the process does not wait for it.
+A QThread destroyed while running aborts the process ("QThread: Destroyed while thread is
+still running"), which is what closing the window during a long step used to do.
 """
 
 from __future__ import annotations
@@ -24,14 +31,89 @@ MAX_IN_FLIGHT = 4  # frames emitted but not yet taken by the GUI
 
 
 def limit_torch_threads() -> None:
-    """Leave a core to the GUI: torch in a worker with 2+ threads starves the event loop."""
+    """Leave a core to the GUI: torch in a worker with 2+ threads starves the event loop.
+
+    torch may be half-imported by another run's thread (a run switched away from while it
+    imported torch): then it is left alone until its import has finished."""
     torch = sys.modules.get("torch")
-    if torch is not None and torch.get_num_threads() != 1:
-        torch.set_num_threads(1)
+    if torch is None or getattr(getattr(torch, "__spec__", None), "_initializing", False):
+        return
+    get, put = getattr(torch, "get_num_threads", None), getattr(torch, "set_num_threads", None)
+    if get is not None and put is not None and get() != 1:
+        put(1)
+
+
+class Stepper:
+    """A lab's generator in a daemon thread, advanced one step per ``request``.
+
+    It shares the RunThread's condition: a finished step (``result``) and a cancel both wake
+    the RunThread's wait.  ``abandon`` ends it after the step under way, if any.
+    """
+
+    alive: weakref.WeakSet[threading.Thread] = weakref.WeakSet()  # steps still running
+
+    def __init__(self, make_generator: Callable[[], FrameGenerator],
+                 cond: threading.Condition) -> None:
+        self._make = make_generator
+        self._cond = cond
+        self._request: list[Any] = []  # [value to send] while a step is asked for
+        self.result: tuple | None = None  # ("frame", f) | ("done",) | ("error", exc, tb)
+        self._abandoned = False
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="genlab-run")
+        Stepper.alive.add(self._thread)
+        self._thread.start()
+
+    def request(self, value: Any) -> None:
+        """Ask for the next frame (sending ``value``); call with the condition held."""
+        self.result = None
+        self._request = [value]
+        self._cond.notify_all()
+
+    def abandon(self) -> None:
+        with self._cond:
+            self._abandoned = True
+            self._cond.notify_all()
+
+    def _loop(self) -> None:
+        gen: FrameGenerator | None = None
+        try:
+            while True:
+                with self._cond:
+                    self._cond.wait_for(lambda: self._request or self._abandoned)
+                    if self._abandoned:
+                        return
+                    value = self._request.pop()
+                try:
+                    if gen is None:
+                        gen = self._make()
+                        out: tuple = ("frame", next(gen))
+                    else:
+                        out = ("frame", gen.send(value))
+                except StopIteration:
+                    out = ("done",)
+                except Exception as exc:  # a lab bug must not take the window down
+                    out = ("error", exc, traceback.format_exc())
+                with self._cond:
+                    self.result = out
+                    self._cond.notify_all()
+                if out[0] != "frame":
+                    return
+        finally:
+            if gen is not None:
+                try:
+                    gen.close()
+                except Exception:
+                    pass
+
+
+def runs_still_stepping() -> int:
+    """How many abandoned steps are still running (the app exits without waiting for them)."""
+    return sum(1 for t in Stepper.alive if t.is_alive())
 
 
 class RunThread(QtCore.QThread):
     instances: weakref.WeakSet[RunThread] = weakref.WeakSet()  # tests check none is left
+    lab_bugs: list[str] = []  # runs that failed with an exception that is not a LabError
 
     frame_ready = QtCore.Signal(int, object)  # generation, Frame
     run_failed = QtCore.Signal(int, str)  # generation, message
@@ -105,10 +187,8 @@ class RunThread(QtCore.QThread):
             self._in_flight < MAX_IN_FLIGHT and (not self._paused or self._steps > 0))
 
     def run(self) -> None:
-        gen: FrameGenerator | None = None
-        started = False
+        stepper = Stepper(self._make, self._cond)
         try:
-            gen = self._make()
             while True:
                 with self._cond:
                     self._cond.wait_for(self._ready)
@@ -117,18 +197,26 @@ class RunThread(QtCore.QThread):
                     if self._paused:
                         self._steps -= 1
                     live, self._live = self._live, None
-                t0 = time.perf_counter()
-                try:
-                    frame = gen.send(live) if started else next(gen)
-                except StopIteration:
+                    t0 = time.perf_counter()
+                    stepper.request(live)
+                    self._cond.wait_for(lambda: stepper.result is not None or self._cancel)
+                    out = stepper.result
+                    if out is None:
+                        break  # cancelled during a step: abandon it
+                if out[0] == "done":
                     with self._cond:
                         self._over = True
                     self.run_done.emit(self.generation, False)
                     return
-                started = True
+                if out[0] == "error":
+                    self._failed(out[1], out[2])
+                    return
+                frame = out[1]
                 limit_torch_threads()
                 if not isinstance(frame, Frame):
-                    raise TypeError(f"the lab yielded {type(frame).__name__}, not a Frame")
+                    self._failed(TypeError(
+                        f"the lab yielded {type(frame).__name__}, not a Frame"), "")
+                    return
                 bad = frame.first_nonfinite()
                 if bad is not None:
                     self.run_failed.emit(
@@ -148,16 +236,15 @@ class RunThread(QtCore.QThread):
                         if wait > 0:
                             self._cond.wait_for(lambda: self._cancel or self._paused, wait)
             self.run_done.emit(self.generation, True)
-        except Exception as exc:  # a lab bug must not take the window down
-            if isinstance(exc, LabError):
-                msg = f"Run stopped: {exc}"
-            else:
-                traceback.print_exc()
-                msg = f"Run stopped: {type(exc).__name__}: {exc}"
-            self.run_failed.emit(self.generation, msg + " (the last good frame stays on screen)")
         finally:
-            if gen is not None:
-                try:
-                    gen.close()
-                except Exception:
-                    pass
+            stepper.abandon()
+
+    def _failed(self, exc: BaseException, tb: str) -> None:
+        if isinstance(exc, LabError):
+            msg = f"Run stopped: {exc}"
+        else:
+            if tb:
+                sys.stderr.write(tb)
+            msg = f"Run stopped: {type(exc).__name__}: {exc}"
+            RunThread.lab_bugs.append(tb or msg)
+        self.run_failed.emit(self.generation, msg + " (the last good frame stays on screen)")
