@@ -277,6 +277,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _lab_changed(self, lab: LabInfo) -> None:
         """The controller has a new lab: rebuild what depends on it."""
+        self.status.clearMessage()  # "Run finished" belonged to the lab before
         self.canvas.keep_view = False
         self.canvas.clear_frame()
         self.panel.build(lab.params)

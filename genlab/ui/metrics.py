@@ -95,6 +95,8 @@ class MetricsView(pg.GraphicsLayoutWidget):
             text = f"{html.escape(shown)} &nbsp;{' '.join(keys)}"
         else:
             text = html.escape(shown)
+        if getattr(plot, "genlab_clipped", False):
+            text += " &nbsp;(a few values off the scale)"
         plot.setTitle(text, color=th.foreground, size=f"{th.font_pt * 0.9:.1f}pt")
         font = pg.QtGui.QFont()
         font.setPointSizeF(th.font_pt * 0.8)
@@ -164,6 +166,7 @@ class MetricsView(pg.GraphicsLayoutWidget):
             plot.addItem(plot.genlab_bars)
             plot.genlab_bar_texts = []
         self.addItem(plot, row=0, col=len(self.plots))  # groups side by side
+        plot.genlab_clipped = False
         bars = group.startswith(VALUES_PREFIX)
         plot.showGrid(x=not bars, y=True, alpha=0.2)
         plot.setLogMode(x=False, y=group in self.log_groups)
@@ -218,11 +221,36 @@ class MetricsView(pg.GraphicsLayoutWidget):
                 curve.setData(np.asarray(xs), y, symbol="o" if one else None,
                               symbolSize=8 * self.theme.scale, symbolBrush=look.colour,
                               symbolPen=None)
+            for group, plot in self.plots.items():
+                if not group.startswith(VALUES_PREFIX) and group not in self.log_groups:
+                    self._fit_y(group, plot)
             self._dirty = False
         if frame is not None:
             for line in self.cursor:
                 line.setPos(frame.metric_x)
             self._show_values(frame)
+
+    def _fit_y(self, group: str, plot: pg.PlotItem) -> None:
+        """The y range holds every curve, unless a few spikes would flatten the rest (a
+        held-out NLL of 50 nats beside a training curve at 1.5): then the range holds the
+        bulk and the title says that values are off the scale."""
+        ys = [np.asarray(self.data[f"{group}/{s}" if s else group][1], float)
+              for s in self._series.get(group, [])]
+        y = np.concatenate(ys) if ys else np.zeros(0)
+        y = y[np.isfinite(y)]
+        clipped = False
+        if len(y) >= 20:
+            q1, q99 = np.percentile(y, [2, 98])
+            spread = max(q99 - q1, 1e-12)
+            lo, hi = q1 - 0.5 * spread, q99 + 0.5 * spread
+            clipped = bool(y.max() > q99 + 3 * spread or y.min() < q1 - 3 * spread)
+        if clipped:
+            plot.setYRange(max(lo, y.min()), min(hi, y.max()), padding=0.05)
+        else:
+            plot.enableAutoRange(axis="y")
+        if getattr(plot, "genlab_clipped", False) != clipped:
+            plot.genlab_clipped = clipped
+            self._style_plot(plot, group)
 
     def _show_values(self, frame: Frame) -> None:
         groups: dict[str, list[tuple[str, float]]] = {}

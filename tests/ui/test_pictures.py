@@ -198,3 +198,31 @@ def test_series_not_declared_is_refused():
         Frame(0, "t", (Panel({"p": Points(np.zeros((1, 2)), series="ghost")}),))
     Frame(0, "t", (Panel({"p": Points(np.zeros((1, 2)), series="a")}),),
           series=(Series("a", 1),))
+
+
+def test_short_log_spans_print_one_two_five_plainly(qapp):
+    from genlab.ui.items.axis import PlainAxis
+
+    axis = PlainAxis("left")
+    axis.setLogMode(False, True)
+    (spacing, values), = axis.tickValues(np.log10(0.04), np.log10(0.3), 300)
+    strings = axis.tickStrings(values, 1.0, spacing)
+    assert strings == ["0.05", "0.1", "0.2"]
+
+
+def test_a_few_spikes_do_not_flatten_a_metric_plot(qtbot):
+    from genlab.ui.metrics import MetricsView
+
+    view = MetricsView(LIGHT)
+    qtbot.addWidget(view)
+    series = (Series("train", 0), Series("held-out", 1))
+    for i in range(60):
+        held = 50.0 if i in (20, 41) else 1.6 - 0.001 * i
+        view.add_frame(Frame(i, "t", (Panel({}),), metrics={"NLL/train": 1.5 - 0.002 * i,
+                                                             "NLL/held-out": held},
+                             series=series, x=10 * i, xlabel="training step"))
+    view.refresh(None)
+    (y0, y1) = view.plots["NLL"].getViewBox().viewRange()[1]
+    assert y1 < 3 and y0 > 1.0
+    assert "off the scale" in view.plots["NLL"].titleLabel.text
+    assert "training step" in view.plots["NLL"].getAxis("bottom").labelText

@@ -29,20 +29,20 @@ class PlainAxis(pg.AxisItem):
         self._updateLabel()
 
     def logTickValues(self, minVal, maxVal, size, stdTicks):
-        """Decades only (every k-th when there are many), labelled; 2 and 5 times a decade
-        when the range spans less than two.  (pyqtgraph labels all nine minor ticks per
-        decade, and they stacked into an unreadable pile.)"""
+        """Decades only (every k-th when there are many), labelled, over a span of two decades
+        or more; 1, 2 and 5 times the decades over a shorter span.  (pyqtgraph labels all
+        nine minor ticks per decade, and they stacked into an unreadable pile.)"""
         lo, hi = sorted((minVal, maxVal))
-        first, last = ceil(lo - 1e-9), floor(hi + 1e-9)
-        n = last - first + 1
-        if n >= 2:
+        if hi - lo >= 2.0:
+            first, last = ceil(lo - 1e-9), floor(hi + 1e-9)
+            n = last - first + 1
             step = max(1, ceil(n / MAX_DECADE_LABELS))
             majors = list(np.arange(first, last + 1, step, dtype=float))
             minors = [float(v) for v in range(first, last + 1) if (v - first) % step]
             return [(float(step), majors), (None, minors)]
         values = [e + np.log10(m) for e in range(floor(lo) - 1, ceil(hi) + 1)
                   for m in (1.0, 2.0, 5.0)]
-        return [(1.0, [float(v) for v in values if lo <= v <= hi])]
+        return [(0.5, [float(v) for v in values if lo <= v <= hi])]
 
     def tickStrings(self, values, scale, spacing):
         if self.logMode and spacing is None:
@@ -50,11 +50,14 @@ class PlainAxis(pg.AxisItem):
         return super().tickStrings(values, scale, spacing)
 
     def logTickStrings(self, values, scale, spacing):
+        """Powers of ten as 10ⁿ on a span of decades; plain numbers (0.2, 0.1, 0.05) when the
+        labels are 1-2-5 steps of a short span, so one axis never mixes both."""
+        decades = spacing is not None and spacing >= 1.0
         out = []
         for v in values:
             x = 10.0 ** float(v) * scale
             e = int(round(np.log10(x))) if x > 0 else 0
-            if x > 0 and abs(np.log10(x) - e) < 1e-6 and e not in (0, 1):
+            if decades and x > 0 and abs(np.log10(x) - e) < 1e-6 and e not in (0, 1):
                 out.append(f"10{_superscript(e)}")  # a decade: 10⁻⁶
             else:
                 out.append(f"{x:.3g}")
