@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -56,8 +58,11 @@ def test_default_density_view() -> None:
     for i, f in enumerate(frames):
         _check(f)
         assert f.step == i
-        assert f.title == f"RealNVP · moons · step {5 * i} / {params.steps}"
-        assert f.total == 1 + params.steps // params.steps_per_frame
+        assert f.title == f"RealNVP · moons · step {i} / {params.steps}"  # one step a frame
+        assert f.x == i and f.xlabel == "training step"
+        # the frames of a run that trains to the end: the ramp, then 5 steps a frame
+        ramp = sum(flow.steps_for(k, params, 0) for k in range(flow.RAMP_FRAMES))
+        assert f.total == flow.RAMP_FRAMES + 1 + -(-(params.steps - ramp) // 5)
         assert set(f.metrics) == {"NLL/train", "NLL/held-out"}
         titles = [p.title for p in f.panels]
         assert titles[1] == "learned density p(x)" and titles[2].startswith("1000 samples")
@@ -71,7 +76,7 @@ def test_default_density_view() -> None:
     assert f0.caption.startswith("Start: a RealNVP of 8 affine couplings")
     assert "1600 training and 400 held-out points" in f0.caption
     assert "log p(x) = log N(F(x); 0, I) + log|det ∂F/∂x|" in f0.caption
-    assert frames[1].caption.startswith("Step 5:")
+    assert frames[1].caption.startswith("Step 1 (early training, one step per frame): ")
     # the density is a density: it integrates to about 1 over the panel (the moons lie inside)
     heat = f0.panels[1].layers["p(x)"]
     x0, x1, y0, y1 = heat.extent
@@ -80,7 +85,9 @@ def test_default_density_view() -> None:
 
 
 def test_training_lowers_both_nlls_and_moves_the_samples() -> None:
-    frames = _frames(flow.Params(), 61)  # 300 Adam steps
+    # a fast ramp (to 20 steps a frame) keeps the test short: about 300 Adam steps
+    frames = _frames(replace(flow.Params(), steps_per_frame=20), 46)
+    assert 250 <= frames[-1].x <= 350
     for f in frames[::10]:
         _check(f)
     first, last = frames[0], frames[-1]
@@ -107,7 +114,7 @@ def test_warp_view_layer_by_layer() -> None:
         f0 = next(gen)
         _check(f0)
         fwd, inv = f0.panels
-        assert fwd.title == "data → latent: x̃ after 0 of 8 layers"
+        assert fwd.title == "data → latent: x′ after 0 of 8 layers"
         assert inv.title == "latent → data: z after 0 of 8 inverse layers"
         grid = fwd.layers["data grid"]
         lines = inv.layers["latent grid"]
@@ -124,7 +131,7 @@ def test_warp_view_layer_by_layer() -> None:
         samples0 = inv.layers["samples"].xy
         # slide the layer to the end: the data reach the latent plane, the samples the data
         f1 = gen.send(replace(params, layer=8))
-        assert f1.step == 1 and "step 5" in f1.title  # a live change: training went on
+        assert f1.step == 1 and "step 1 /" in f1.title  # a live change: training went on
         assert f1.panels[0].title.endswith("after 8 of 8 layers")
         assert "after all of them" in f1.caption
         assert not np.allclose(f1.panels[1].layers["samples"].xy, samples0)
@@ -135,18 +142,18 @@ def test_warp_view_layer_by_layer() -> None:
         assert f2.panels[0].title.endswith("after 8 of 8 layers")
         f3 = gen.send(replace(params, layer=3))
         assert f3.panels[1].title == "latent → data: z after 3 of 8 inverse layers"
-        assert f3.panels[0].layers["data"].labels is not None  # coloured by class
+        assert f3.panels[0].layers["data"].values is not None  # coloured by latent angle
         # and back to the density view, still the same run
         f4 = gen.send(replace(params, view="density"))
-        assert len(f4.panels) == 3 and f4.step == 4 and "step 20" in f4.title
+        assert len(f4.panels) == 3 and f4.step == 4 and "step 4 /" in f4.title
     finally:
         gen.close()
 
 
 def test_warp_points_are_the_flow_of_the_standardised_data() -> None:
-    """After all layers the forward panel holds F(x̃) with a mean near 0 once trained."""
-    params = replace(flow.Params(), view="warp", layer=8)
-    frames = _frames(params, 61)
+    """After all layers the forward panel holds F(x′) with a mean near 0 once trained."""
+    params = replace(flow.Params(), view="warp", layer=8, steps_per_frame=20)
+    frames = _frames(params, 46)
     pts = frames[-1].panels[0].layers["data"].xy
     assert np.abs(pts.mean(axis=0)).max() < 0.3
     assert 0.6 < pts.std() < 1.4
@@ -177,22 +184,21 @@ def test_planar_model() -> None:
 
 
 def test_run_ends_after_steps_and_steps_is_live() -> None:
-    params = replace(flow.Params(), steps=10, steps_per_frame=5)
+    params = replace(flow.Params(), steps=10, steps_per_frame=1)
     frames = _frames(params)
-    assert [f.step for f in frames] == [0, 1, 2]
+    assert [f.step for f in frames] == list(range(11)) and [f.x for f in frames] == list(range(11))
     assert frames[-1].caption.startswith("Done: 10 Adam steps")
-    assert all(f.total == 3 for f in frames)
+    assert all(f.total == 11 for f in frames)
     gen = flow.run(params, CTX)
     try:
         next(gen)
         next(gen)
-        f = gen.send(replace(params, steps=20, steps_per_frame=10))  # train on, faster
-        assert "step 15 / 20" in f.title and f.total == 4
-        assert "step 20 / 20" in next(gen).title
-        with pytest.raises(StopIteration):
-            next(gen)
+        f = gen.send(replace(params, steps=12))  # train on
+        assert "step 2 / 12" in f.title and f.total == 13
+        titles = [g.title for g in gen]
     finally:
         gen.close()
+    assert titles[-1].endswith("step 12 / 12") and len(titles) == 10
 
 
 def test_live_learning_rate_reaches_adam(monkeypatch) -> None:
@@ -270,7 +276,7 @@ def test_divergence_stops_with_a_lab_error(monkeypatch) -> None:
     monkeypatch.setattr(flows.MLETrainer, "step", flaky)
     gen = flow.run(replace(flow.Params(), lr=0.05), CTX)
     frames = []
-    with pytest.raises(LabError, match="diverged at step 12.*lower the learning rate"):
+    with pytest.raises(LabError, match="diverged at step 4 .*lower the learning rate"):
         for f in gen:
             frames.append(f)
     assert len(frames) == 3  # the last good frame was yielded before the error
@@ -318,7 +324,7 @@ def test_1d_view() -> None:
         assert f.title.startswith("1D flow · two bumps · step")
         base, fmap, dens = f.panels
         assert isinstance(base.layers["N(0, 1)"], Curve)
-        assert isinstance(base.layers["g(xᵢ)"], Histogram)
+        assert isinstance(base.layers["f⁻¹(xᵢ)"], Histogram)
         curve = fmap.layers["x = f(z)"]
         assert np.all(np.diff(curve.y) > 0)  # the map is increasing
         p = dens.layers["p(x)"]
@@ -339,7 +345,7 @@ def test_1d_view() -> None:
     np.testing.assert_array_equal(first["start"].y, last["start"].y)
     assert not np.allclose(first["x = f(z)"].y, last["x = f(z)"].y)
     # the pulled-back data look more like N(0, 1) after training
-    hist0, hist1 = (f.panels[0].layers["g(xᵢ)"] for f in (frames[0], frames[-1]))
+    hist0, hist1 = (f.panels[0].layers["f⁻¹(xᵢ)"] for f in (frames[0], frames[-1]))
     mid = 0.5 * (hist0.edges[1:] + hist0.edges[:-1])
     normal = np.exp(-0.5 * mid**2) / np.sqrt(2 * np.pi)
     width = np.diff(hist0.edges)
@@ -407,3 +413,131 @@ def test_points_layers_are_numpy() -> None:
         for layer in panel.layers.values():
             if isinstance(layer, Points):
                 assert isinstance(layer.xy, np.ndarray) and layer.xy.dtype == np.float64
+
+
+# ------------------------------------------------------------------------------ pictures
+
+
+@functools.cache
+def _preset_run(name: str) -> tuple[Frame, ...]:
+    p = next(p for p in presets_for("flow") if p.name == name).params(flow.Params)
+    return tuple(_frames(p))
+
+
+def test_each_thing_has_one_series_in_panels_and_nll_curves() -> None:
+    assert [s.name for s in flow.SERIES] == ["train", "held-out", "samples", "model", "true p",
+                                             "start"]
+    assert flow.LAB.series == flow.SERIES
+    f = _frames(flow.Params(), 1)[0]
+    data, _, samples = f.panels
+    assert data.layers["training points"].series == "train"
+    assert data.layers["held-out points"].series == "held-out"
+    assert data.series_names() == ["train", "held-out"] and data.legend
+    assert samples.layers["samples"].series == "samples" and samples.legend
+    # the NLL curves are drawn in the colours of the points they are measured on
+    assert {k.partition("/")[2] for k in f.metrics} == {"train", "held-out"}
+    logdet = _frames(replace(flow.Params(), view="log-det"), 1)[0]
+    assert all(pan.layers["data"].series == "train" for pan in logdet.panels)
+    one = _frames(replace(flow.Params(), dimension="1d", lr=0.02), 1)[0]
+    base, fmap, dens = one.panels
+    assert base.series_names() == ["train", "model"]
+    assert fmap.series_names() == ["start", "model"]
+    assert dens.series_names() == ["train", "true p", "start", "model"]
+    for frame in (f, logdet, one):
+        assert frame.series == flow.SERIES
+
+
+def test_warp_clouds_share_one_colour_code_the_latent_angle() -> None:
+    """Both warp panels colour a point by the angle of its latent z: after all layers the
+    forward cloud is in the latent plane, so its colour value is its own angle."""
+    f = _frames(replace(flow.Params(), view="warp", layer=8), 2)[-1]
+    fwd, inv = f.panels
+    xy, v = fwd.layers["data"].xy, fwd.layers["data"].values
+    np.testing.assert_allclose(v, np.arctan2(xy[:, 1], xy[:, 0]), atol=1e-9)
+    z = inv.layers["samples"].values
+    assert z.min() >= -np.pi and z.max() <= np.pi
+    f0 = _frames(replace(flow.Params(), view="warp", layer=0), 1)[0]
+    assert "coloured by the angle of their latent point z" in f0.caption
+
+
+def test_1d_titles_are_short_enough_for_a_third_of_the_canvas() -> None:
+    """They ran into each other (about 55 characters each)."""
+    f = _frames(replace(flow.Params(), dimension="1d"), 1)[0]
+    assert all(len(p.title) <= 32 for p in f.panels), [p.title for p in f.panels]
+
+
+def test_early_training_is_shown_step_by_step_in_slow_motion() -> None:
+    frames = _preset_run("1D: a monotone map to two bumps")
+    assert [f.x for f in frames[:8]] == list(range(8))
+    assert frames[0].hold > 0 and frames[1].pace > 1.5 and frames[-1].pace == 1.0
+    # the NLL falls most over the first 100 steps: they stay on screen for seconds
+    fps = flow.LAB.fps
+    early = [f for f in frames[1:] if f.x <= 100]
+    assert sum(f.pace / fps + f.hold for f in early) >= 2.5
+    nll = np.array([f.metrics["NLL/train"] for f in frames])
+    first = next(i for i, f in enumerate(frames) if f.x >= 100)
+    assert nll[0] - nll[first] > 0.6 * (nll[0] - nll[-1])
+    steps = np.diff([f.x for f in frames[flow.RAMP_FRAMES:]])
+    assert set(steps[:-1]) == {5}
+
+
+def test_a_converged_run_ends_and_its_caption_says_so() -> None:
+    frames = _preset_run("1D: a monotone map to two bumps")
+    last = frames[-1]
+    p = presets_for("flow")[5].params(flow.Params)
+    assert flow.MIN_STEPS <= last.x < p.steps and last.total == len(frames)
+    m = re.match(r"Converged after (\d+) Adam steps: the mean NLLs \(train ([\d.]+) → "
+                 r"([\d.]+), held-out ([\d.]+) → ([\d.]+) nats, smoothed, over the last "
+                 r"(\d+) steps\) moved by at most 0.02 nats, so the run ends here\.",
+                 last.caption)
+    assert m and int(m.group(1)) == last.x
+    # the numbers are the curves' own: the smoothed NLL over the two halves of the span
+    span = int(m.group(6))
+    for name, old, new in (("train", 2, 3), ("held-out", 4, 5)):
+        v = np.array([f.metrics[f"NLL/{name}"] for f in frames])
+        ema = [v[0]]
+        for x in v[1:]:
+            ema.append(ema[-1] + 0.1 * (x - ema[-1]))
+        tail = np.array(ema)[[f.x >= last.x - span for f in frames]]
+        half = len(tail) // 2
+        assert float(m.group(old)) == pytest.approx(tail[:half].mean(), abs=1e-3)
+        assert float(m.group(new)) == pytest.approx(tail[half:].mean(), abs=1e-3)
+        assert abs(tail[half:].mean() - tail[:half].mean()) <= flow.FLAT_NATS
+    assert not any(f.caption.startswith("Converged") for f in frames[:-1])
+
+
+def test_a_falling_training_nll_keeps_the_run_going() -> None:
+    """Over-fitting: the held-out NLL is flat but the training NLL still falls, so the run
+    is not over (the story of a preset)."""
+    from genlab.labs.flow.common import Converged
+
+    p = flow.Params()
+    c = Converged(p)
+    done, ends = 0, []
+    for k in range(400):
+        done += 5
+        ends.append(c.add(p, {"train": 2.0 - 0.001 * k, "held-out": 3.0}, done))
+    assert not any(ends)
+    c = Converged(p)
+    assert any(c.add(p, {"train": 2.0, "held-out": 3.0}, 5 * (k + 1)) for k in range(400))
+
+
+def test_sample_panel_axes_read_the_data_after_a_restyle(qapp) -> None:
+    """The flow's sample panel once read ±6000 after a theme toggle."""
+    from genlab.ui.render import Renderer
+    from genlab.ui.theme import DARK, LIGHT
+    from tests.ui.test_pictures import _check_axes
+
+    frames = _frames(flow.Params(), 2)
+    r = Renderer((1200, 500), LIGHT, metrics=True)
+    try:
+        r.render(frames[0])
+        r.canvas.apply_theme(DARK)
+        r.metrics.apply_theme(DARK)
+        r.render(frames[1])
+        _check_axes(r.canvas, frames[1])
+        for plot in r.metrics.plots.values():
+            assert plot.getAxis("left").autoSIPrefixScale == 1.0
+        assert r.metrics.xlabels["NLL"] == "training step"
+    finally:
+        r.close()

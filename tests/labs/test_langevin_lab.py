@@ -3,7 +3,9 @@ acceptance rate, the fitted target, the EBM mode and every preset."""
 
 from __future__ import annotations
 
+import functools
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -41,6 +43,17 @@ def _params(**kw) -> L.Params:
     return replace(L.Params(), **kw)
 
 
+@functools.cache
+def _preset_run(name: str) -> tuple[Frame, ...]:
+    """Every frame of a preset's run (cached: several tests read the same story)."""
+    p = next(x for x in presets_for("langevin") if x.name == name).params(L.Params)
+    return tuple(_frames(p, 10**6))
+
+
+def _dist(frames, name: str = "ULA") -> np.ndarray:
+    return np.array([f.metrics[f"sliced W₂ to p/{name}"] for f in frames])
+
+
 def test_defaults_equal_first_preset() -> None:
     first = presets_for("langevin")[0].params(L.Params)
     assert first == L.Params()
@@ -49,9 +62,14 @@ def test_defaults_equal_first_preset() -> None:
 def test_frame_sequence_and_shapes() -> None:
     p = _params(n_chains=300, n_steps=40, steps_per_frame=4)
     frames = _frames(p, 100)
-    assert len(frames) == 11  # the start, then 10 frames of 4 steps
+    # the start, then one step per frame at first, growing towards 4 (ramp)
+    steps = [int(f.x) for f in frames]
+    assert steps[0] == 0 and steps[-1] == 40
+    assert np.diff(steps).tolist() == [min(L.steps_for(k, 4, 10**6), 40 - steps[k])
+                                       for k in range(len(frames) - 1)]
     for i, f in enumerate(frames):
-        assert f.step == i and f.total == 11 and f.caption
+        assert f.step == i and f.total == len(frames) and f.caption
+        assert f.xlabel == "Langevin step" and f.x == steps[i]
         assert f.first_nonfinite() is None
         chains, hist, true = f.panels
         assert isinstance(chains.layers["chains"], Points)
@@ -77,7 +95,7 @@ def test_frame_sequence_and_shapes() -> None:
 
 
 def test_few_chains_get_fading_trails() -> None:
-    frames = _frames(_params(n_chains=20, steps_per_frame=3, init="one point"), 15)
+    frames = _frames(_params(n_chains=20, steps_per_frame=3, init="one point"), 30)
     trails = frames[-1].panels[0].layers["trails"]
     assert isinstance(trails, Paths) and trails.fade
     assert trails.xy.shape == (L.TRAIL, 20, 2)
@@ -113,7 +131,7 @@ def test_mala_ends_closer_than_ula_at_large_step() -> None:
     last = frames[-1]
     ula, mala = last.metrics["sliced W₂ to p/ULA"], last.metrics["sliced W₂ to p/MALA"]
     assert mala < 0.5 * ula
-    assert 0.0 < last.metrics["acceptance/MALA"] < 1.0
+    assert 0.55 < last.metrics["acceptance/MALA"] < 0.65  # the preset: "rejects about 40%"
     # same start: at frame 0 both clouds coincide
     f0 = frames[0]
     assert np.array_equal(f0.panels[0].layers["chains"].xy, f0.panels[1].layers["chains"].xy)
@@ -191,6 +209,12 @@ def test_ebm_mode_trains_a_few_frames() -> None:
         xy = chains.layers["chains"].xy
         assert (xy[:, 0] >= chains.xlim[0] - 1e-9).all() and (xy[:, 0] <= chains.xlim[1]
                                                               + 1e-9).all()
+        assert f.x == int(f.title.split("step ")[1].split(" ")[0])
+        assert f.xlabel == "training step" and f.series == L.SERIES
+        assert data.layers["data"].series == "data" and chains.layers["chains"].series == "chains"
+        assert {k.partition("/")[2] for k in f.metrics} == {"", "data", "chains"}
+    # the first training steps move the energies most: held, then slowed down
+    assert frames[0].hold > 0 and frames[1].pace > frames[-1].pace >= 1.0
     h = frames[-1].panels[1].layers["p_θ"]
     x0, x1, y0, y1 = h.extent
     assert h.values.sum() * (x1 - x0) * (y1 - y0) / L.EBM_GRID**2 == pytest.approx(1.0)
@@ -250,3 +274,104 @@ def test_the_gallery_target_is_the_8_gaussians_set_s_own_mixture():
     assert np.abs(data).max() < xlim[1] and np.abs(data).max() < ylim[1]
     f = _frames(_params(target="8gaussians", sampler="both", init="exact p", eta=0.05), 3)[-1]
     assert f.metrics["sliced W₂ to p/MALA"] < f.metrics["sliced W₂ to p/ULA"]
+
+
+# ------------------------------------------------------------------------ pictures
+
+
+def test_each_sampler_keeps_its_series_in_chains_trails_histograms_and_metrics() -> None:
+    assert [s.name for s in L.SERIES] == ["ULA", "MALA", "data", "chains"]
+    assert L.LAB.series == L.SERIES
+    p = _params(sampler="both", n_chains=50, n_steps=20, init="one point")
+    f = _frames(p, 4)[-1]
+    assert f.series == L.SERIES
+    for panel, name in zip(f.panels[:2], ("ULA", "MALA"), strict=True):
+        assert panel.layers["chains"].series == name and panel.layers["trails"].series == name
+        assert panel.series_names() == [name] and panel.legend
+        assert panel.title.startswith(f"{name}, η")
+    assert {k.partition("/")[2] for k in f.metrics} == {"ULA", "MALA"}
+    # the histograms are grey densities: their key names the sampler in its colour
+    h = _frames(replace(p, view="histograms"), 1)[0]
+    for panel, name in zip(h.panels[:2], ("ULA", "MALA"), strict=True):
+        assert panel.series_names() == [name] and panel.legend
+        assert panel.title == f"{name} histogram"
+    one, two = _frames(_params(sampler="mala", n_chains=50, n_steps=20), 2)
+    assert [pan.series_names() for pan in one.panels] == [["MALA"], ["MALA"], []]
+    # no move is proposed before the first step: no acceptance rate to plot or quote yet
+    assert "acceptance/MALA" not in one.metrics and "acc" not in one.panels[0].title
+    assert "acceptance/MALA" in two.metrics and "acc " in two.panels[0].title
+
+
+def test_the_approach_to_the_modes_plays_in_slow_motion() -> None:
+    """The ring's chains reach the modes within a few dozen steps; at the lab's speed that
+    stretch stays on screen for seconds, the first moves shown one step per frame."""
+    frames = _preset_run("ULA on the 8-mode ring")
+    d = _dist(frames)
+    arrived = int(np.argmax(d < 1.1 * d[-1]))  # the first frame near the final level
+    assert 3 <= frames[arrived].x <= 30
+    seconds = sum(f.pace / L.LAB.fps + f.hold for f in frames[1:arrived + 1])
+    assert seconds >= 2.0
+    assert [f.x for f in frames[:6]] == [0, 1, 2, 3, 4, 5]
+    assert frames[0].hold > 0 and frames[1].pace > 3 and frames[-1].pace == 1.0
+    assert "slow motion: 1 step per frame" in frames[1].caption
+    ramped = [int(b.x - a.x) for a, b in zip(frames[L.RAMP_FRAMES:], frames[L.RAMP_FRAMES + 1:],
+                                             strict=False)]
+    assert ramped and set(ramped) == {L.Params().steps_per_frame}
+
+
+def test_a_run_ends_once_the_distance_has_levelled_off() -> None:
+    frames = _preset_run("ULA on the 8-mode ring")
+    last = frames[-1]
+    assert L.MIN_STEPS <= last.x < L.Params().n_steps  # ended on the plateau, not the budget
+    assert last.total == len(frames) and last.hold > 0
+    m = re.match(r"Levelled off: after (\d+) steps the sliced W₂ of ULA has stayed level for "
+                 r"the last (\d+) steps, so the run ends here", last.caption)
+    assert m and int(m.group(1)) == last.x
+    span = int(m.group(2))
+    assert span >= 100
+    # the claim: over those steps the distance moved by a few percent at most
+    d = _dist([f for f in frames if f.x >= last.x - span])
+    half = len(d) // 2
+    assert abs(d[half:].mean() - d[:half].mean()) < 0.05 * d.mean()
+    assert not any(f.caption.startswith("Levelled") for f in frames[:-1])
+
+
+def test_a_later_rise_is_on_screen_before_the_run_ends() -> None:
+    """From exact p at a large step ULA's distance jumps up and stays: the run shows the
+    rise, then the level, for seconds, and ends."""
+    frames = _preset_run("ULA bias at large step")
+    d = _dist(frames)
+    assert d.max() > 4 * d[0]
+    risen = int(np.argmax(d > 0.5 * (d[0] + d[-1])))
+    assert sum(f.pace / L.LAB.fps + f.hold for f in frames[risen:]) >= 3.0
+    assert frames[-1].x >= L.MIN_STEPS and frames[-1].caption.startswith("Levelled off")
+
+
+def test_a_still_rising_distance_does_not_end_the_run() -> None:
+    """On the banana ULA's distance climbs for hundreds of steps: the run goes on until it
+    has levelled off, so the end shows ULA at its worst, not halfway."""
+    frames = _preset_run("banana: where ULA struggles")
+    d = _dist(frames)
+    assert frames[-1].x > 300
+    assert d[-1] > 0.9 * d.max() and d[-1] > 5 * d[0]
+    # the preset's story: some ULA chains diverge, MALA's stay on the target
+    assert re.search(r"ULA sliced W₂ to p [\d.]+, \d+ chains diverged; MALA sliced W₂ to p "
+                     r"[\d.]+ \(acceptance", frames[-1].caption)
+    assert _dist(frames, "MALA")[-1] < 0.2 * d[-1]
+
+
+def test_levels_need_every_sampler_flat_and_restart_after_a_change() -> None:
+    from genlab.labs.langevin.sample import _Chains, _Levels
+
+    chains = [_Chains(n, n == "MALA", np.zeros((1, 2)), 1, []) for n in ("ULA", "MALA")]
+    lv_ = _Levels(["ULA", "MALA"], width=9.0, n_chains=2000)
+    lv_.reset(steps_per_frame=10)  # windows of 10 frames (100 steps)
+    flat, done = [], 0
+    for k in range(60):
+        chains[0].dist, chains[1].dist = 0.2, 0.05 + 0.01 * (k < 30) * k  # MALA drifts first
+        done += 10
+        flat.append(lv_.add(chains, done))
+    first = flat.index(True)
+    assert first == 30 + 2 * 10 - 1  # ULA was flat long before: it waited for MALA
+    lv_.reset(steps_per_frame=10)
+    assert not lv_.add(chains, done + 10)

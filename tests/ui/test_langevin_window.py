@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from tests.ui.conftest import wait_frames
 
 
@@ -43,3 +45,37 @@ def test_langevin_ebm_preset_trains(make_window, qtbot):
     assert [p.title.split(" ")[0] for p in f.panels] == ["data", "learned", "2000"]
     assert f.title.startswith("Langevin EBM · moons · step ")
     assert int(f.title.split("step ")[1].split(" ")[0]) > 0
+
+
+def test_langevin_axes_read_the_data_after_a_theme_toggle_and_w2_prints_decades(make_window,
+                                                                                qtbot):
+    """The true-density panel's axes (once ±6000 after a restyle) and the sliced W₂ plot's
+    log axis (once a pile of minor labels), in the real window."""
+    from tests.ui.test_pictures import _check_axes, _tick_values
+
+    win = make_window("langevin")
+    c = win.controller
+    c.set_fps(60.0)
+    wait_frames(qtbot, win, 3, timeout=60000)
+    win.theme_action.toggle()
+    win.zoom(1.15)
+    n = len(c.timeline)
+    qtbot.waitUntil(lambda: len(c.timeline) > n + 2, timeout=30000)
+    qtbot.waitUntil(lambda: win.canvas.frame is c.current_frame(), timeout=5000)
+    frame = win.canvas.frame
+    assert frame.panels[-1].title == "true density p(x)"
+    _check_axes(win.canvas, frame)
+    plot = win.metrics.plots["sliced W₂ to p"]
+    axis = plot.getAxis("left")
+    assert axis.logMode and axis.autoSIPrefixScale == 1.0
+    lo, hi = axis.range
+    labels = [s for sp, vals in axis.tickValues(lo, hi, 300)
+              for s in axis.tickStrings(vals, 1.0, sp) if s]
+    assert 1 <= len(labels) <= 6, labels
+    for s in labels:  # decades, or 1-2-5 steps within less than two decades
+        assert s.startswith("10") or float(s) / 10 ** np.floor(np.log10(float(s))) in (1, 2, 5)
+    # the ULA curve has the chains' colour, against the Langevin step
+    assert win.metrics.drawn["ULA"] == win.theme.look("ULA", {s.name: s for s in frame.series}
+                                                      ).colour
+    assert win.metrics.xlabels["sliced W₂ to p"] == "Langevin step"
+    assert _tick_values(plot.getAxis("bottom"))
