@@ -85,13 +85,16 @@ class VPSchedule:
               {\cos^2\!\big(\frac{s}{1+s}\frac\pi2\big)},\qquad
               \beta(t) = \frac{\pi}{1+s}\tan\!\Big(\frac{t+s}{1+s}\frac\pi2\Big)
 
-    which reaches :math:`\bar\alpha(1) = 0` with :math:`\beta(1) = \infty`.  It is clipped the way
-    Nichol & Dhariwal clip their discrete betas: :math:`\beta` is capped at ``beta_cap``
-    (default 100) from the time :math:`t_c` where the cosine rate reaches it, and
+    which reaches :math:`\bar\alpha(1) = 0` with :math:`\beta(1) = \infty`.  It gets a cap
+    similar to Nichol & Dhariwal's, who clip each discrete :math:`\beta_t` at 0.999 (at
+    T = 1000 steps a rate of :math:`-T\ln(1 - 0.999) \approx 6.9\times10^3`): here the
+    continuous rate :math:`\beta` is capped at ``beta_cap`` (default 100) from the time
+    :math:`t_c` where the cosine rate reaches it, and
     :math:`\bar\alpha` continues as :math:`\bar\alpha(t_c)e^{-\beta_{cap}(t-t_c)}`, so
     :math:`\beta = -d\log\bar\alpha/dt` still holds exactly, :math:`\bar\alpha` stays
     continuous, and :math:`\bar\alpha(1) \approx 1.3\times10^{-4}` (default ``s``, ``beta_cap``)
-    is small but positive.  ``beta_cap`` is ignored by the linear kind; ``beta_min`` and
+    is small but positive.  The two end alike: :math:`\bar\alpha(0.99) \approx 3.6\times10^{-4}`
+    here and :math:`2.4\times10^{-4}` at step 990 of their 1000.  ``beta_cap`` is ignored by the linear kind; ``beta_min`` and
     ``beta_max`` by the cosine kind.
     """
 

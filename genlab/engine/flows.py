@@ -312,10 +312,18 @@ class PlanarLayer(nn.Module):
         self.b = nn.Parameter(0.5 * torch.randn((), generator=generator))
 
     def u_hat(self) -> Tensor:
-        """û = u + (m(wᵀu) − wᵀu) w / |w|², m(a) = −1 + softplus(a): wᵀû = m(wᵀu) > −1."""
+        """û = u⊥ + m w / |w|² with u⊥ the part of u orthogonal to w and
+        m = −1 + softplus(wᵀu) + δ, so wᵀû = m > −1.
+
+        δ is a few rounding errors of wᵀu⊥ (each about eps·|u||w|): without it, in float32 with u
+        scaled by −50, wᵀû came out −1.0000005 and the layer was not invertible."""
+        ww = (self.w @ self.w).clamp_min(1e-12)
         wu = self.w @ self.u
-        m = -1.0 + nn.functional.softplus(wu)
-        return self.u + (m - wu) * self.w / (self.w @ self.w).clamp_min(1e-12)
+        u_perp = self.u - (wu / ww) * self.w
+        eps = torch.finfo(self.u.dtype).eps
+        margin = 16 * eps * (1.0 + torch.linalg.vector_norm(self.u) * ww.sqrt())
+        m = -1.0 + nn.functional.softplus(wu) + margin.detach()
+        return u_perp + (m / ww) * self.w
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         u = self.u_hat()

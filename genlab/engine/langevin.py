@@ -105,8 +105,11 @@ def run_chains_with_stats(
     at that row (the first row also covers the ``n_steps % every`` unrecorded leading steps).
     For ULA every move is taken, so acceptance is all ones.
 
-    Deterministic for a given ``seed`` (a numpy ``default_rng``): each step draws
-    ``standard_normal((n_chains, d))`` and, for MALA, then ``random(n_chains)``.
+    Deterministic for a given ``seed``.  The Gaussian noise ξ comes from its own stream
+    (``default_rng(seed)``, one ``standard_normal((n_chains, d))`` per step) and MALA's
+    acceptance uniforms from another (``default_rng([seed, 1])``), so ULA and MALA run with
+    the same seed see the same ξ at every step: with every move accepted, their chains are
+    identical, and any gap between them is the Metropolis correction alone.
     """
     n_steps, every = _check_steps(n_steps, every)
     eta = float(step)
@@ -120,6 +123,7 @@ def run_chains_with_stats(
     n, d = x.shape
 
     rng = np.random.default_rng(seed)
+    uniforms = np.random.default_rng([seed, 1])  # a stream of its own: see the docstring
     rows = n_steps // every
     out = np.empty((rows, n, d), dtype=np.float64)
     acc = np.empty(rows, dtype=np.float64)
@@ -147,7 +151,7 @@ def run_chains_with_stats(
             back = np.sum((x - y - eta * g_y) ** 2, axis=1) / (4.0 * eta)
             with np.errstate(invalid="ignore", over="ignore"):
                 log_alpha = lp_y - lp + fwd - back
-                ok = np.isfinite(lp_y) & (np.log(rng.random(n)) < log_alpha)
+                ok = np.isfinite(lp_y) & (np.log(uniforms.random(n)) < log_alpha)
             x = np.where(ok[:, None], y, x)
             g = np.where(ok[:, None], g_y, g)
             lp = np.where(ok, lp_y, lp)

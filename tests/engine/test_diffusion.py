@@ -268,3 +268,18 @@ def test_one_step_functions_reproduce_the_samplers():
             else:
                 x = D.ode_step(score, x, t0, t1, sched, "heun")
             np.testing.assert_allclose(x, traj[i + 1], rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_the_cosine_cap_ends_like_nichol_and_dhariwals_discrete_one():
+    """The docstring's figures: their β_t ≤ 0.999 at T = 1000 is a rate of ≈ 6.9e3, and
+    ᾱ(0.99) is ≈ 3.6e-4 here and ≈ 2.4e-4 at their step 990."""
+    from genlab.engine.diffusion import VPSchedule
+
+    T, s = 1000, 0.008
+    f = np.cos((np.arange(T + 1) / T + s) / (1 + s) * np.pi / 2) ** 2
+    beta = np.minimum(1 - f[1:] / f[:-1], 0.999)
+    theirs = np.cumprod(1 - beta)[989]
+    a, _ = VPSchedule(kind="cosine").marginal(np.array([0.99]))
+    ours = float(a[0] ** 2)
+    assert abs(-T * np.log(1 - 0.999) - 6.9e3) < 0.01e3
+    assert abs(ours - 3.6e-4) < 0.05e-4 and abs(theirs - 2.4e-4) < 0.05e-4

@@ -424,3 +424,18 @@ def test_1d_datasets_match_their_densities(name) -> None:
     assert 0.5 * np.abs(counts / len(data) - mass).sum() < 0.03
     with pytest.raises(ValueError):
         make_dataset_1d("nope", 10)
+
+
+@pytest.mark.parametrize("scale", [-50.0, 1e3, -1e4, -1e6])
+def test_planar_constraint_holds_in_float32_for_extreme_u(scale):
+    """wᵀû > −1 as computed in float32, u scaled far out (it read −1.0000005 at −50)."""
+    import torch
+
+    from genlab.engine.flows import PlanarLayer
+
+    for seed in range(100):
+        layer = PlanarLayer(torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            layer.u.mul_(scale)
+        wu = float((layer.w @ layer.u_hat()).detach())
+        assert wu > -1.0, f"seed {seed}: wᵀû = {wu!r}"

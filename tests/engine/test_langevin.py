@@ -211,3 +211,22 @@ def test_mala_samples_banana_marginal() -> None:
     var2 = 0.25 + 2 * 0.25
     assert abs(x[:, 1].mean()) < 5 * np.sqrt(var2 / n)
     assert abs(x[:, 1].var() / var2 - 1.0) < 0.08  # x2 is non-Gaussian: looser band
+
+
+def test_ula_and_mala_with_one_seed_share_their_noise_step_for_step():
+    """With every move accepted (a tiny step on a Gaussian), MALA's chains are ULA's exactly:
+    the acceptance uniforms have a stream of their own (they used to be drawn from the noise
+    stream, which split the two after the first step: 0.023 apart after 2 steps)."""
+    from genlab.engine.langevin import run_chains_with_stats
+
+    def grad(x):
+        return -x
+
+    def logp(x):
+        return -0.5 * (x**2).sum(1)
+
+    x0 = np.random.default_rng(3).normal(size=(200, 2))
+    ula, _ = run_chains_with_stats(grad, x0, 1e-4, 5, seed=11)
+    mala, acc = run_chains_with_stats(grad, x0, 1e-4, 5, log_p=logp, mala=True, seed=11)
+    assert acc.min() == 1.0  # every proposal accepted
+    np.testing.assert_array_equal(ula, mala)
