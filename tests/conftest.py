@@ -14,3 +14,14 @@ def pytest_runtest_setup(item):
     torch = sys.modules.get("torch")
     if torch is not None and torch.get_num_threads() != 1:
         torch.set_num_threads(1)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # A run abandoned by a test (cancelled inside a step) may still be finishing that step in
+    # its daemon thread; torch aborts the process ("terminate called without an active
+    # exception") if the interpreter exits under it, so let those steps end first.
+    worker = sys.modules.get("genlab.ui.worker")
+    if worker is None:
+        return
+    for t in list(worker.Stepper.alive):
+        t.join(timeout=60)

@@ -89,8 +89,9 @@ def legend_html(names: list[str], frame: Frame, theme: Theme) -> str:
     for name in names:
         look = theme.look(name, {s.name: s for s in frame.series})
         stroke = "╌╌" if look.dashed else "━━"
-        keys.append(f'<span style="color:{look.colour}">{stroke}&nbsp;{html.escape(name)}'
-                    "</span>")
+        # a key wraps between names, never inside one
+        name_html = html.escape(name).replace(" ", "&nbsp;")
+        keys.append(f'<span style="color:{look.colour}">{stroke}&nbsp;{name_html}</span>')
     return " &nbsp; ".join(keys)
 
 
@@ -348,7 +349,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         placer.scale = th.scale
         placer.leader_pen = pg.mkPen(th.muted, width=max(1.0, th.scale))
         placer.run()
-        notes = [it.note for it in placer.items if it.note]
+        notes = list(dict.fromkeys(it.note for it in placer.items if it.note))
         text = html.escape(panel.title + (f" ({'; '.join(notes)})" if notes else ""))
         names = panel.series_names()
         if panel.legend or (panel.legend is None and len(names) >= 2):

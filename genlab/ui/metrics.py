@@ -91,7 +91,7 @@ class MetricsView(pg.GraphicsLayoutWidget):
                 look = self.look(n)
                 stroke = "╌" if look.dashed else "━"
                 keys.append(f'<span style="color:{look.colour}">{stroke}&nbsp;'
-                            f'{html.escape(n)}</span>')
+                            f'{html.escape(n).replace(" ", "&nbsp;")}</span>')
             text = f"{html.escape(shown)} &nbsp;{' '.join(keys)}"
         else:
             text = html.escape(shown)
@@ -226,8 +226,16 @@ class MetricsView(pg.GraphicsLayoutWidget):
                     self._fit_y(group, plot)
             self._dirty = False
         if frame is not None:
-            for line in self.cursor:
-                line.setPos(frame.metric_x)
+            unit = frame.xlabel or ("frame" if frame.x is None else "")
+            for group, plot in self.plots.items():
+                if group.startswith(VALUES_PREFIX):
+                    continue
+                # a cursor only where x is in this frame's unit (a loss plotted against the
+                # training step has no place for "w = 8")
+                here = self.xlabels.get(group, "") == unit
+                plot.genlab_cursor.setVisible(here)
+                if here:
+                    plot.genlab_cursor.setPos(frame.metric_x)
             self._show_values(frame)
 
     def _fit_y(self, group: str, plot: pg.PlotItem) -> None:
