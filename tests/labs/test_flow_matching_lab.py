@@ -1,6 +1,7 @@
 """The flow-matching lab: training frames then the flows, both nets from the same start, OT
 straighter than independent, the exact field panel, live changes without retraining, the
-PF-ODE comparison, drawn data, the NaN guard and the presets (small budgets)."""
+PF-ODE comparison, drawn data, the NaN guard, the presets (small budgets), and the pictures'
+promises: loss against the training step, end values as bars, no empty panel, pacing."""
 
 from __future__ import annotations
 
@@ -13,20 +14,23 @@ from genlab.engine import flow_matching as fm
 from genlab.engine.mixtures import gallery_mixture
 from genlab.labs import flow_matching as lab
 from genlab.labs.base import LabError, RunContext
-from genlab.labs.frame import Frame, VectorField
+from genlab.labs.flow_matching import settings as S
+from genlab.labs.frame import Curve, Frame, VectorField
 from genlab.labs.params import replace
 from genlab.labs.presets import presets_for
 
 FAST = dict(source="8gaussians", train_steps=50, n_particles=300, hidden=32, batch_size=64)
 CTX = RunContext(device="cpu")
+RAMP_FRAMES = S.RAMP_FRAMES  # the lab's own, before the fixture makes it short
 
 
 @pytest.fixture(autouse=True)
 def fresh_cache(monkeypatch):
     # fewer distance samples and step counts keep the tests short; the logic is the same
-    monkeypatch.setattr(lab, "DIST_N", 400)
-    monkeypatch.setattr(lab, "DIST_STEPS", (1, 2, 4, 8, 16))
-    monkeypatch.setattr(lab, "STRAIGHT_N", 200)
+    monkeypatch.setattr(S, "DIST_N", 400)
+    monkeypatch.setattr(S, "DIST_STEPS", (1, 2, 4, 8, 16))
+    monkeypatch.setattr(S, "STRAIGHT_N", 200)
+    monkeypatch.setattr(S, "RAMP_FRAMES", 8)  # fewer preview frames of 50 steps
     lab.clear_cache()
     yield
     lab.clear_cache()
@@ -58,11 +62,19 @@ def _training(f: Frame) -> bool:
     return "training" in f.title
 
 
+def _n_training_frames(train_steps: int) -> int:
+    """One frame before any step, then one per ramped group of steps."""
+    n, done = 1, 0
+    while done < train_steps:
+        done += lab.training_steps(n - 1)
+        n += 1
+    return n
+
+
 def test_training_frames_then_flows_then_done():
     frames = _run_all(_params(source="standard normal", dataset="8gaussians"))
     n_train = sum(_training(f) for f in frames)
-    # one frame before any step, then one per STEPS_PER_FRAME steps
-    assert n_train == 1 + -(-50 // lab.STEPS_PER_FRAME)
+    assert n_train == _n_training_frames(50)
     assert all(_training(f) for f in frames[:n_train])
     assert not any(_training(f) for f in frames[n_train:])
     assert [f.step for f in frames] == list(range(len(frames)))
@@ -71,12 +83,15 @@ def test_training_frames_then_flows_then_done():
     assert last.caption.startswith("Done:")
     assert [p.title.split(" ·")[0] for p in last.panels[:2]] == [
         "independent pairs", "OT pairs (OT-CFM)"]
-    assert {"sliced W₂/independent", "sliced W₂/OT-CFM", "sliced W₂/exact field",
-            "straightness S/independent", "straightness S/OT-CFM"} <= set(last.metrics)
+    # end results are bars, not metric lines repeated every frame
+    assert {"sliced W₂ at N/independent", "sliced W₂ at N/OT-CFM", "sliced W₂ at N/exact field",
+            "sliced W₂ at N/floor", "straightness S/independent",
+            "straightness S/OT-CFM"} == set(last.values)
+    assert not any(f.metrics for f in frames[n_train:])
     # the distance panel holds a curve for every flow over all the step counts
     dist = last.panels[2]
     for kind in ("independent", "OT", "exact"):
-        assert len(dist.layers[f"{kind} curve"].x) == len(lab.DIST_STEPS)
+        assert len(dist.layers[f"{kind} curve"].x) == len(S.DIST_STEPS)
     for f in frames:
         assert f.caption and f.first_nonfinite() is None
         assert f.nbytes < 1_000_000
@@ -97,9 +112,9 @@ def test_ot_pairing_gives_straighter_flow_and_fewer_steps():
     p = _params(source="standard normal", dataset="8gaussians", train_steps=300,
                 batch_size=128, n_steps=2)
     last = _run_all(p)[-1]
-    m = last.metrics
+    m = last.values
     assert m["straightness S/OT-CFM"] < 0.3 * m["straightness S/independent"]
-    assert m["sliced W₂/OT-CFM"] < m["sliced W₂/independent"]
+    assert m["sliced W₂ at N/OT-CFM"] < m["sliced W₂ at N/independent"]
 
 
 def test_exact_panel_is_the_engine_mixture_velocity():
@@ -154,7 +169,7 @@ def test_live_time_steps_and_view_rerender_without_retraining():
 def test_live_steps_during_training_keeps_training():
     p = _params(train_steps=52, source="standard normal", dataset="8gaussians")
     frames = _run_all(p, sends={2: {"n_steps": 2, "method": "midpoint"}})
-    assert sum(_training(f) for f in frames) == 1 + 52 // lab.STEPS_PER_FRAME
+    assert sum(_training(f) for f in frames) == _n_training_frames(52)
     last = frames[-1]
     assert "midpoint 2/2" in last.panels[0].title
 
@@ -165,8 +180,8 @@ def test_fm_exact_beats_pf_ode_at_four_steps():
     last = _run_all(p)[-1]
     assert [pl.title.split(" ·")[0] for pl in last.panels[:2]] == [
         "FM, exact u_t", "diffusion PF-ODE, exact"]
-    m = last.metrics
-    assert m["sliced W₂/exact field"] < m["sliced W₂/PF-ODE (VP)"]
+    m = last.values
+    assert m["sliced W₂ at N/exact field"] < m["sliced W₂ at N/PF-ODE (VP)"]
     # both carry the same noise points: row 0 of their trajectories is the same
     start = [pl.layers["trails"].xy[0] for pl in last.panels[:2]]
     np.testing.assert_array_equal(*start)
@@ -178,8 +193,8 @@ def test_drawn_target_and_no_drawn_points():
     gen.close()
     assert "no data" in f.title and f.total == 1
     drawn = np.random.default_rng(0).normal(size=(80, 2)) * [1.5, 0.5]
-    gen = lab.run(_params(dataset="drawn", source="standard normal", n_components=4),
-                  RunContext(drawn=drawn, device="cpu"))
+    gen = lab.run(_params(dataset="drawn", source="standard normal", n_components=4,
+                          view="fields"), RunContext(drawn=drawn, device="cpu"))
     f = next(gen)
     gen.close()
     assert "N(0, I) → drawn points" in f.title  # the nets train on the points themselves
@@ -231,3 +246,66 @@ def test_every_preset_runs_briefly(preset):
 def test_first_preset_is_the_default():
     pr = presets_for("flow-matching")[0]
     assert pr.params(lab.Params) == lab.Params()
+
+
+def test_loss_is_plotted_against_the_training_step():
+    frames = _run_all(_params(source="standard normal", dataset="8gaussians"))
+    train = [f for f in frames if _training(f)]
+    steps = [int(f.title.split("training ")[1].split(" /")[0]) for f in train]
+    assert [f.x for f in train] == steps and steps[-1] == 50
+    assert all(f.xlabel == "training step" for f in frames)
+    # after training the frames stay at the last step: the loss plot's cursor does not jump
+    assert all(f.x == 50 for f in frames[len(train):])
+    # the first frames show single steps, later ones more at a time
+    assert steps[:3] == [0, 1, 2] and max(np.diff(steps)) > 1
+
+
+def test_no_panel_before_it_has_something_to_show():
+    """While the nets train the third panel is the loss (both curves drawn), and the distance
+    panel replaces it only once it holds a point; every drawn curve has the series colour of
+    its flow, and the bars name the same series."""
+    frames = _run_all(_params(source="standard normal", dataset="8gaussians"))
+    seen_distance = False
+    for f in frames:
+        third = f.panels[2]
+        curves = [layer for layer in third.layers.values() if isinstance(layer, Curve)]
+        if third.title.startswith("training loss"):
+            assert not seen_distance
+            assert {c.series for c in curves} <= {"independent", "OT-CFM"}
+            assert third.xlabel == "training step"
+        else:
+            seen_distance = True
+            assert third.title.startswith("sliced W₂")
+            assert any(len(c.x) for c in curves if c.series != "floor")
+    assert seen_distance and frames[0].panels[2].title.startswith("training loss")
+    last = frames[-1]
+    names = {v.partition("/")[2] for v in last.values}
+    assert set(last.panels[2].series_names()) == names  # independent, OT, exact, floor
+
+
+def test_the_trained_flow_moves_from_source_to_target_in_seconds():
+    p = _params(source="standard normal", dataset="8gaussians", n_steps=4)
+    frames = _run_all(p)
+    after = [f for f in frames if not _training(f)]
+    shown = [int(f.panels[0].title.split("/")[0].split()[-1]) for f in after]
+    sweep = [f for f, k in zip(after, shown, strict=True) if k < 4]
+    assert shown[0] == 0 and sweep[0].hold >= 1.0  # a beat on the source
+    assert shown == sorted(shown)
+    seconds = sum(f.pace / S.FPS + f.hold for f in sweep)
+    assert seconds >= S.SWEEP_S  # not 4 frames (0.2 s) as before
+    assert lab.LAB.fps == S.FPS
+
+
+def test_default_training_plays_in_seconds_not_twenty(monkeypatch):
+    monkeypatch.setattr(S, "RAMP_FRAMES", RAMP_FRAMES)
+    n = _n_training_frames(lab.Params().train_steps)
+    assert 5.0 <= n / S.FPS <= 10.0
+
+
+def test_the_floor_says_how_it_was_measured():
+    drawn = np.random.default_rng(0).normal(size=(80, 2)) * [1.5, 0.5]
+    last = _run_all(_params(dataset="drawn", source="standard normal", n_components=4),
+                    RunContext(drawn=drawn, device="cpu"))[-1]
+    assert "floor, a resample of the drawn points" in last.caption
+    last = _run_all(_params(source="standard normal", dataset="8gaussians"))[-1]
+    assert "floor, two draws of the target" in last.caption

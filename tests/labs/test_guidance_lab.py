@@ -1,5 +1,7 @@
 """The guidance lab (genlab.labs.guidance): training then sampling, live w / class / probe
-without retraining, the exact fidelity-diversity trade-off, drawn classes, the NaN guard."""
+without retraining, the exact fidelity-diversity trade-off, drawn classes, the NaN guard, and
+the pictures' promises: one look per series, metrics against w, a paced sweep, arrows with
+named tips, a y limit that holds the curves."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ import pytest
 from genlab.engine import diffusion as dif
 from genlab.labs import guidance as G
 from genlab.labs.base import LabError, RunContext
-from genlab.labs.frame import Frame, Handles, Points, Segments
+from genlab.labs.frame import Arrows, Curve, Frame, Handles, Labels, Points
+from genlab.labs.guidance import settings as S
+from genlab.labs.guidance.settings import COND, GUIDED, TRADEOFF, UNCOND, fidelity, spread
 from genlab.labs.params import replace, validate
 from genlab.labs.presets import presets_for
 
@@ -58,22 +62,21 @@ def test_training_frames_then_the_sweep_then_the_slider_w() -> None:
     assert n_train == 1 + SMALL.train_steps // G.TRAIN_STEPS_PER_FRAME  # 15 steps a frame
     assert all("training" in t for t in titles[:n_train])  # training comes first
     first = frames[0]
-    assert set(first.metrics) == {"loss/conditional (y)", "loss/unconditional (∅)"}
+    assert set(first.metrics) == {f"loss/{COND}", f"loss/{UNCOND}"}
     assert "label dropout" in first.caption
-    assert frames[n_train - 1].metrics["loss/conditional (y)"] < first.metrics[
-        "loss/conditional (y)"]
+    assert frames[n_train - 1].metrics[f"loss/{COND}"] < first.metrics[f"loss/{COND}"]
     main = frames[n_train:]
     shown_w = [float(t.split("w = ")[1].split(" ")[0]) for t in titles[n_train:]]
     assert shown_w[0] == 0.0 and 10.0 in shown_w  # the sweep goes from 0 to 10 ...
     assert shown_w[-1] == SMALL.w  # ... and ends on the slider's value
     last = main[-1]
     assert len(last.panels) == 3  # learned samples, exact samples, trade-off
-    assert {"fidelity/learned", "fidelity/exact", "spread/learned", "spread/exact"} <= set(
-        last.metrics)
+    names = {f"{TRADEOFF}/{m(k)}" for m in (fidelity, spread) for k in ("learned", "exact")}
+    assert any(set(f.metrics) == names for f in main)
     assert "∇log p(x) + w ∇log p(y|x)" in last.caption
     # the trade-off panel has both kinds' curves over the whole grid
     for kind in ("learned", "exact"):
-        curve = _layers(last, 2)[f"{kind} fidelity"]
+        curve = _layers(last, 2)[fidelity(kind)]
         np.testing.assert_allclose(curve.x, G.W_GRID)
 
 
@@ -105,9 +108,10 @@ def test_exact_fidelity_rises_and_spread_falls_with_w() -> None:
     low = _until(gen, _done)[-1].metrics
     high = _until(gen, _done, send=replace(EXACT, w=8.0))[-1].metrics
     gen.close()
-    assert 0.3 < low["fidelity/exact"] < 0.7  # w = 0: both moons, about half in class 0
-    assert high["fidelity/exact"] > 0.99
-    assert high["spread/exact"] < 0.8 * low["spread/exact"]
+    fid, spr = f"{TRADEOFF}/{fidelity('exact')}", f"{TRADEOFF}/{spread('exact')}"
+    assert 0.3 < low[fid] < 0.7  # w = 0: both moons, about half in class 0
+    assert high[fid] > 0.99
+    assert high[spr] < 0.8 * low[spr]
 
 
 def test_probe_arrows_are_the_engines_exact_scores_and_follow_the_handle() -> None:
@@ -128,7 +132,7 @@ def test_probe_arrows_are_the_engines_exact_scores_and_follow_the_handle() -> No
         c = cm.score(probe, q.t, 0, sched)
         for name, want in (("∅", u), ("y", c), ("w", u + q.w * (c - u))):
             seg = layers[f"exact {name}"]
-            assert isinstance(seg, Segments)
+            assert isinstance(seg, Arrows)
             np.testing.assert_allclose(seg.starts, probe)
             np.testing.assert_allclose(seg.ends, probe + v * want, atol=1e-9)
 
@@ -220,3 +224,97 @@ def test_every_preset_runs_to_the_end(name) -> None:
     assert _done(frames[-1])
     for f in frames[-3:]:
         assert f.first_nonfinite() is None and f.caption
+
+
+def _sweep_run() -> list[Frame]:
+    gen = G.run(SMALL, CTX)
+    frames = _until(gen, _done)
+    gen.close()
+    return frames
+
+
+def test_the_sweep_is_paced_with_beats_on_w_0_and_1_and_plotted_against_w() -> None:
+    frames = _sweep_run()
+    train = [f for f in frames if "training" in f.title]
+    assert [f.x for f in train] == [int(f.title.split("step ")[1].split(" ")[0])
+                                    for f in train]
+    assert all(f.xlabel == "training step" for f in train)
+    sweep = [f for f in frames[len(train):] if f.caption.startswith("Sweeping")]
+    assert all(f.xlabel == "guidance w" and f.x == float(f.title.split("w = ")[1].split()[0])
+               for f in sweep)
+    seconds = {}
+    for f in sweep:
+        seconds[f.x] = seconds.get(f.x, 0.0) + f.pace / S.FPS + f.hold
+    assert sorted(seconds) == list(G.W_GRID)  # every w of the grid is shown
+    assert sum(seconds.values()) >= 10.0  # not 1.5 s
+    assert seconds[0.0] >= 2.0 and seconds[1.0] >= 2.0  # beats: unconditional, conditional
+    assert min(v for w, v in seconds.items() if w <= 2) > max(v for w, v in seconds.items()
+                                                              if w > 2)  # slow motion
+    assert G.LAB.fps == S.FPS
+    # the metric curves are the panel's: the same series, the same numbers at each w
+    last_at = {f.x: f for f in sweep if f.metrics}
+    panel = _layers(frames[-1], 2)
+    for kind in ("learned", "exact"):
+        for measure in (fidelity, spread):
+            curve = panel[measure(kind)]
+            assert isinstance(curve, Curve) and curve.series == measure(kind)
+            got = [last_at[w].metrics[f"{TRADEOFF}/{measure(kind)}"] for w in curve.x]
+            np.testing.assert_allclose(got, curve.y)
+    # after the sweep the slider's w only moves the cursor: no point cuts the curves
+    assert not frames[-1].metrics and frames[-1].x == SMALL.w
+
+
+def test_one_look_per_measure_and_source() -> None:
+    table = {s.name: s for s in G.LAB.series}
+    for kind, dashed in (("exact", False), ("learned", True)):
+        assert table[fidelity(kind)].dashed == table[spread(kind)].dashed == dashed
+    assert table[fidelity("exact")].colour == table[fidelity("learned")].colour
+    assert table[spread("exact")].colour == table[spread("learned")].colour
+    assert table[fidelity("exact")].colour != table[spread("exact")].colour
+
+
+def test_the_trade_off_panel_holds_its_curves() -> None:
+    """Without label dropout the learned spread climbs far above 1 (the reported curve ran
+    off the top): the y limit grows to hold every curve and marker."""
+    p = replace(SMALL, p_uncond=0.0, train_steps=100)
+    gen = G.run(p, CTX)
+    frames = _until(gen, _done)
+    gen.close()
+    tops = []
+    for f in frames[-len(G.W_GRID):]:
+        panel = f.panels[2]
+        tops.append(panel.ylim[1])
+        for layer in panel.layers.values():
+            ys = layer.y if isinstance(layer, Curve) else (
+                layer.xy[:, 1] if isinstance(layer, Points) else np.zeros(0))
+            assert (ys <= panel.ylim[1]).all()
+    assert tops == sorted(tops)  # it only grows within a run: no jumping axis
+
+
+def test_probe_scores_are_arrows_named_at_their_tips() -> None:
+    p = replace(EXACT, probe_x=1.0, probe_y=-0.5, t=0.4, w=4.0, view="fields")
+    gen = G.run(p, CTX)
+    f = next(gen)
+    gen.close()
+    layers = _layers(f, 0)
+    probe = np.array([p.probe_x, p.probe_y])
+    span = f.panels[0].xlim[1] - f.panels[0].xlim[0]
+    for series, short in ((UNCOND, "∅"), (COND, "y"), (GUIDED, "w")):
+        arrow, name = layers[f"exact {short}"], layers[f"{short} name"]
+        assert isinstance(arrow, Arrows) and arrow.series == series and arrow.min_px >= 28
+        assert isinstance(name, Labels) and name.series == series and name.texts == (short,)
+        d = arrow.ends[0] - probe
+        a = name.xy[0] - probe
+        # on the arrow's line, at its tip or (a short arrow, drawn longer) further out
+        assert abs(d[0] * a[1] - d[1] * a[0]) < 1e-9 * max(1.0, float(d @ d))
+        assert float(a @ d) > 0
+        assert np.linalg.norm(a) >= max(np.linalg.norm(d), 0.07 * span) - 1e-9
+    assert f.panels[0].series_names()[:3] == [UNCOND, COND, GUIDED]
+
+
+def test_the_sweep_reveals_the_curves_as_w_grows() -> None:
+    frames = _sweep_run()
+    for f in frames:
+        if f.caption.startswith("Sweeping"):
+            curves = [la for la in f.panels[2].layers.values() if isinstance(la, Curve)]
+            assert all(c.x.max() <= f.x + 1e-9 for c in curves if len(c.x))

@@ -51,7 +51,10 @@ def test_time_slider_view_and_steps_drive_the_run(make_window, qtbot):
     qtbot.waitUntil(lambda: c.state == "finished", timeout=60000)
     last = c.timeline[-1]
     assert "training" not in last.title and last.caption.startswith("Done:")
-    assert "field gap to u_t/independent" in last.metrics
+    assert "field gap to u_t/independent" in last.values  # a bar, not a flat line
+    # the metric plots: the loss against the training step, beside the bars
+    assert win.metrics.xlabels["loss"] == "training step"
+    assert any(k.endswith("field gap to u_t") for k in win.metrics.plots)
 
     # after the end: back to the samples, with 2 steps; the kept nets are not trained again
     win.panel.widgets["view"].setCurrentText("samples")
@@ -62,4 +65,5 @@ def test_time_slider_view_and_steps_drive_the_run(make_window, qtbot):
     last = frames[-1]
     assert last.panels[0].title.endswith("Euler 1/2") or last.panels[0].title.endswith(
         f"Euler {round(c.params.time * 2)}/2")
-    assert {"sliced W₂/independent", "sliced W₂/OT-CFM"} <= set(last.metrics)
+    assert {"sliced W₂ at N/independent", "sliced W₂ at N/OT-CFM"} <= set(last.values)
+    assert any(k.endswith("sliced W₂ at N") for k in win.metrics.plots)

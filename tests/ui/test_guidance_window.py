@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from genlab.labs.frame import Handles
+from genlab.labs.frame import Arrows, Handles
+from genlab.labs.guidance.settings import TRADEOFF, fidelity
 from tests.ui.conftest import drag_on_canvas, wait_frames
 
 
@@ -38,7 +39,10 @@ def test_w_slider_class_and_probe_are_live_after_training(make_window, qtbot):
     gen = c.generation
     after = c.timeline[-1]
     assert not np.allclose(after.panels[0].layers["samples"].xy, before)
-    assert after.metrics["fidelity/exact"] > 0.99
+    assert after.metrics[f"{TRADEOFF}/{fidelity('exact')}"] > 0.99
+    # the metric plot: the measures against w, in the panel's look
+    assert win.metrics.xlabels[TRADEOFF] == "guidance w"
+    assert win.metrics.data[f"{TRADEOFF}/{fidelity('exact')}"][0] == [8.0]
 
     win.panel.widgets["label"].text.setText("1")
     win.panel.widgets["label"].text.editingFinished.emit()
@@ -53,6 +57,7 @@ def test_w_slider_class_and_probe_are_live_after_training(make_window, qtbot):
     qtbot.waitUntil(lambda: win.canvas.frame is not None and len(win.canvas.frame.panels) == 3
                     and "probe" in win.canvas.frame.panels[1].layers, timeout=10000)
     qtbot.wait(50)  # one layout pass, so data coordinates map to the right pixels
+    assert isinstance(win.canvas.frame.panels[1].layers["exact w"], Arrows)
     handle = win.canvas.frame.panels[1].layers["probe"]
     assert isinstance(handle, Handles) and handle.x_params == ("probe_x",)
     x0, y0 = handle.xy[0]
