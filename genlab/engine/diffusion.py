@@ -94,8 +94,8 @@ class VPSchedule:
     :math:`\beta = -d\log\bar\alpha/dt` still holds exactly, :math:`\bar\alpha` stays
     continuous, and :math:`\bar\alpha(1) \approx 1.3\times10^{-4}` (default ``s``, ``beta_cap``)
     is small but positive.  The two end alike: :math:`\bar\alpha(0.99) \approx 3.6\times10^{-4}`
-    here and :math:`2.4\times10^{-4}` at step 990 of their 1000.  ``beta_cap`` is ignored by the linear kind; ``beta_min`` and
-    ``beta_max`` by the cosine kind.
+    here and :math:`2.4\times10^{-4}` at step 990 of their 1000.  ``beta_cap`` is ignored by
+    the linear kind; ``beta_min`` and ``beta_max`` by the cosine kind.
     """
 
     kind: Literal["linear", "cosine"] = "linear"
