@@ -175,17 +175,22 @@ class Heatmap(Layer):
     """A scalar field on a regular grid: values (ny, nx) over extent (x0, x1, y0, y1).
 
     ``values[i, j]`` is the field at x = x0 + (j + 0.5) dx, y = y0 + (i + 0.5) dy.
-    ``contours`` adds iso-lines at that many levels (0: none).
+    ``contours`` adds iso-lines at that many levels (0: none).  ``levels`` (lo, hi) fixes the
+    values the colour map spans (None: the field's min and max; a constant field of masses
+    would then draw as blank as zeros, so give (0, max) for non-negative data).
     """
 
     values: np.ndarray
     extent: tuple[float, float, float, float]
     contours: int = 0
     show_image: bool = True
+    levels: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", _arr(self.values))
         object.__setattr__(self, "extent", tuple(float(v) for v in self.extent))
+        if self.levels is not None:
+            object.__setattr__(self, "levels", tuple(float(v) for v in self.levels))
 
 
 @dataclass(frozen=True, eq=False)

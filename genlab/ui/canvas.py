@@ -83,12 +83,15 @@ def title_takes_no_width(label: pg.LabelItem) -> None:
     label.geometryChanged.connect(wrap_then_place)
 
 
+_GLYPHS = {"x": "×", "+": "+", "s": "■", "t": "▲", "d": "◆"}  # keys of marker series
+
+
 def legend_html(names: list[str], frame: Frame, theme: Theme) -> str:
     """A one-line key of named series: a coloured stroke (dashed ones dashed) and the name."""
     keys = []
     for name in names:
         look = theme.look(name, {s.name: s for s in frame.series})
-        stroke = "╌╌" if look.dashed else "━━"
+        stroke = _GLYPHS.get(look.marker) or ("╌╌" if look.dashed else "━━")
         # a key wraps between names, never inside one
         name_html = html.escape(name).replace(" ", "&nbsp;")
         keys.append(f'<span style="color:{look.colour}">{stroke}&nbsp;{name_html}</span>')

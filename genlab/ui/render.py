@@ -72,12 +72,19 @@ class Renderer:
         for f in history:
             self.metrics.add_frame(f)
         self._fed = len(history)
+        self._fit_metrics()
+
+    def _fit_metrics(self) -> None:
+        # a run with no metric or value draws no empty strip: the canvas takes the height
+        if self.metrics is not None:
+            self.metrics.setVisible(bool(self.metrics.plots))
 
     def _draw(self, frame: Frame) -> None:
         self.canvas.show_frame(frame)
         if self.metrics is not None:
             if self._fed < 0:
                 self.metrics.add_frame(frame)  # a sequence rendered in order
+                self._fit_metrics()
             self._fed = -1
             self.metrics.refresh(frame)
         # Let the layout settle at this size before grabbing (offscreen, no window shown).

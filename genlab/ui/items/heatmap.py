@@ -26,7 +26,7 @@ class HeatmapItem(LayerItem):
     def update(self, layer: Heatmap) -> None:
         v = layer.values
         x0, x1, y0, y1 = layer.extent
-        lo, hi = float(v.min()), float(v.max())
+        lo, hi = layer.levels or (float(v.min()), float(v.max()))
         if hi <= lo:
             hi = lo + 1.0
         self.image.setVisible(layer.show_image)

@@ -106,8 +106,10 @@ class PointsItem(LayerItem):
             size = size * np.clip(layer.sizes, 0.0, 10.0)
         outline = pen(th.foreground, th.line) if layer.highlight else pg.mkPen(None)
         symbol = _SYMBOLS.get(look.marker, "o")
-        if symbol in ("x", "+") and rgb is None:  # strokes, not fills: draw them in colour
-            outline = pen(look.colour, th.line * 1.4)
+        if symbol in ("x", "+") and rgb is None:
+            # strokes only: a filled cross is a blob that hides what it marks
+            outline = pen(look.colour, th.line)
+            brushes = brush(0, 0, 0, 0)
         self.scatter.setData(x=layer.xy[:, 0], y=layer.xy[:, 1], size=size, brush=brushes,
                              pen=outline, symbol=symbol)
         self._style, self._colour_source = style, source
