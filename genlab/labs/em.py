@@ -8,12 +8,21 @@ Frame 0 shows the data and the initial components.  Each EM iteration then gives
   width and opacity follow π_k / max π), the density is redrawn, and the mean log-likelihood
   goes up.
 
-Optionally a second panel fits the same mixture from the same start by gradient ascent (Adam,
-``genlab.engine.gmm_grad``, which imports torch only then), a few steps per EM iteration.
+The log-likelihood is plotted against the EM iteration: an M-step frame at its iteration i,
+the E-step before it at i − ½ (it does not change the parameters, so the curve is flat there).
 
-The numerics live in ``genlab.engine.gmm``; this module only stages them as frames.  For large
-data the responsibilities are sent as soft labels only while n * K <= SOFT_LABEL_LIMIT (beyond
-that the points carry the label of their most responsible component, to keep frames small).
+Optionally a second panel fits the same mixture from the same start by gradient ascent (Adam,
+``genlab.engine.gmm_grad``, which imports torch only then), a few steps per EM iteration.  EM
+and Adam are the lab's two named series: EM's ellipses and curve solid, Adam's dashed.  Once
+EM has converged, each further frame is one iteration of Adam alone.
+
+Pacing (at FPS): the start is held, the first iterations take a second each, later ones
+speed up, and a run ends (and holds) once EM has converged: it gained less than
+CONVERGED_GAIN, or it creeps by invisible amounts (``_Settle``).
+
+The numerics live in ``genlab.engine.gmm``.  For large data the responsibilities are sent as
+soft labels only while n * K <= SOFT_LABEL_LIMIT (beyond that each point carries the label
+of its most responsible component, to keep frames small).
 """
 
 from __future__ import annotations
@@ -28,7 +37,17 @@ from genlab.engine import gmm
 from genlab.engine.datasets import DATASETS
 from genlab.labs.base import FrameGenerator, LabError, LabInfo, RunContext
 from genlab.labs.data import DATA_CHOICES, lab_data
-from genlab.labs.frame import Ellipses, Frame, Heatmap, Layer, Panel, Points, message_frame
+from genlab.labs.frame import (
+    INK,
+    Ellipses,
+    Frame,
+    Heatmap,
+    Layer,
+    Panel,
+    Points,
+    Series,
+    message_frame,
+)
 from genlab.labs.params import Choice, Flag, Range
 
 INITS = ("k-means++", "random", "clicked")
@@ -38,6 +57,33 @@ GRID = 150
 CONVERGED_GAIN = 1e-7
 SOFT_LABEL_LIMIT = 1_000_000
 N_STD = (1.0, 2.0)
+
+# Each method one look in the panels (solid or dashed ellipses), their keys and the curves;
+# the components themselves keep their palette colours, the same in both panels.
+SERIES = (Series("EM", INK), Series("Adam", INK, dashed=True, marker="+"))
+
+# Pacing at FPS frames per second: one E or M frame is half a second at pace 1.
+FPS = 2.0
+HOLD_START = 1.5  # seconds the start (data and initial components) is held
+SLOW_ITERS = 4  # the first iterations, where the components move most, at pace 1 ...
+EASE_ITERS = 8  # ... then the pace eases over this many iterations ...
+FAST = 0.4  # ... to this (a fifth of a second per frame)
+# ... and faster still through a stretch where the fit barely moves (an iteration after one
+# that gained less than QUIET_GAIN with no mean moving QUIET_MOVE of the view, two pixels)
+QUIET = 0.2
+QUIET_GAIN = 3e-4
+QUIET_MOVE = 2e-3
+HOLD_END = 2.5  # seconds the last frame is held
+# A fit has settled when, STILL_ITERS iterations in a row, the mean log-likelihood changed by
+# less than STILL_GAIN and no mean moved more than STILL_MOVE of the view's width (a fifth of
+# a pixel).  Both are needed, and tight: the moons creep on at 8e-7 per iteration for ever,
+# but the 8 gaussians pause near 5e-5 per iteration with two components on one cluster before
+# they split, and the over-fitting moons pause near 3e-7 with means still drifting by a
+# quarter of a pixel before components collapse onto single points.
+STILL_GAIN = 1e-6
+STILL_MOVE = 2e-4
+STILL_ITERS = 5
+MATCH = 1e-3  # Adam "matches" EM within this much mean log-likelihood
 
 # ``when`` compares with the other field's value, here a bool.
 _ADAM: Any = ("compare_adam", (True,))
@@ -132,7 +178,7 @@ def _colours(resp: np.ndarray | None) -> dict[str, Any]:
 
 
 def _layers(density: np.ndarray, grid: _Grid, mode: str, data: Points,
-            s: gmm.GMMState) -> dict[str, Layer]:
+            s: gmm.GMMState, dashed: bool = False) -> dict[str, Layer]:
     layers: dict[str, Layer] = {}
     if mode != "none":
         contours = mode == "contours"
@@ -140,7 +186,8 @@ def _layers(density: np.ndarray, grid: _Grid, mode: str, data: Points,
                                     show_image=not contours)
     layers["data"] = data
     layers["ellipses"] = Ellipses(s.means, s.covariances, weights=s.weights / s.weights.max(),
-                                  labels=np.arange(len(s.weights)), n_std=N_STD)
+                                  labels=np.arange(len(s.weights)), n_std=N_STD,
+                                  dashed=dashed)
     return layers
 
 
@@ -191,62 +238,136 @@ def _join(main: str, notes: Sequence[str]) -> str:
     return " ".join([main, *notes])
 
 
+# ------------------------------------------------------------------------------ pacing
+
+
+def pace_of(it: int, quiet: bool = False) -> float:
+    """How many frame intervals the frames of iteration ``it`` stay: 1 for the first
+    SLOW_ITERS iterations (a second per iteration at FPS), then easing down to FAST, or to
+    QUIET after an iteration that changed almost nothing."""
+    if it <= SLOW_ITERS:
+        return 1.0
+    u = min(1.0, (it - SLOW_ITERS) / EASE_ITERS)
+    pace = 1.0 - (1.0 - FAST) * u
+    return min(pace, QUIET) if quiet else pace
+
+
+class _Settle:
+    """Whether a fit has settled (see STILL_GAIN), from the states of its iterations."""
+
+    def __init__(self, width: float) -> None:
+        self.width = width
+        self.gains: list[float] = []
+        self.moves: list[float] = []
+        self.still = 0  # iterations in a row that changed almost nothing
+
+    def add(self, old: gmm.GMMState, new: gmm.GMMState) -> bool:
+        gain = float(new.log_likelihood - old.log_likelihood)
+        move = float(np.linalg.norm(new.means - old.means, axis=1).max())
+        self.gains.append(gain)
+        self.moves.append(move)
+        still = abs(gain) < STILL_GAIN and move < STILL_MOVE * self.width
+        self.still = self.still + 1 if still else 0
+        return self.still >= STILL_ITERS
+
+    @property
+    def quiet(self) -> bool:
+        """Whether the last iteration changed almost nothing (see QUIET)."""
+        return bool(self.gains) and abs(self.gains[-1]) < QUIET_GAIN and \
+            self.moves[-1] < QUIET_MOVE * self.width
+
+    def sentence(self, who: str) -> str:
+        gains = np.abs(self.gains[-STILL_ITERS:])
+        moves = np.array(self.moves[-STILL_ITERS:]) / self.width
+        return (f"{who} has converged: for the last {STILL_ITERS} iterations its mean "
+                f"log-likelihood changed by at most {gains.max():.1e} per iteration and no "
+                f"mean moved more than {100 * moves.max():.2g}% of the view")
+
+
+def _race(em_iters: int, em_ll: float, adam_trace: list[tuple[int, float]]) -> str:
+    """A sentence comparing EM's iterations with the Adam steps that matched its fit."""
+    reached = [steps for steps, ll in adam_trace if ll >= em_ll - MATCH]
+    head = f"EM converged in {em_iters} iterations; Adam "
+    if reached:
+        return head + (f"came within {MATCH:g} of its mean log-likelihood after {reached[0]} "
+                       "steps.")
+    steps = adam_trace[-1][0] if adam_trace else 0
+    return head + f"is not within {MATCH:g} of its mean log-likelihood after {steps} steps."
+
+
 # ------------------------------------------------------------------------------ the run
 
 
-def run(params: Params, ctx: RunContext) -> FrameGenerator:
-    """Frames of an EM run: the start, then an E-step and an M-step frame per iteration."""
+def _start(params: Params, ctx: RunContext) -> Any:
+    """(x, picks, means0, init text), or a message Frame when the run cannot start."""
     try:
         x, _ = lab_data(params.dataset, params.n_points, params.noise, params.seed, ctx)
     except LabError as e:
-        yield message_frame("EM · no data", str(e))
-        return
+        return message_frame("EM · no data", str(e))
     x = np.ascontiguousarray(x, dtype=np.float64)
     x.setflags(write=False)
-    n = len(x)
-    picks = None
     if params.init == "clicked":
         if ctx.picks is None or len(ctx.picks) == 0:
-            yield message_frame(
+            return message_frame(
                 "EM · place the initial means",
                 "init = clicked: choose the Place tool and click where the initial means "
                 "should go (one click per component), then run again.")
-            return
         picks = np.asarray(ctx.picks, dtype=np.float64).reshape(-1, 2)
-        means0 = picks
-        init_text = f"at the {len(picks)} points you clicked"
-    else:
-        k = OVERFIT_K if params.overfit else params.k
-        means0 = gmm.init_means(x, k, params.init, params.seed)
-        init_text = ("by k-means++ (each next mean drawn with probability ∝ its squared "
-                     "distance to the means already chosen)" if params.init == "k-means++"
-                     else "at random data points")
-    k = len(means0)
+        return x, picks, picks, f"at the {len(picks)} points you clicked"
+    k = OVERFIT_K if params.overfit else params.k
+    means0 = gmm.init_means(x, k, params.init, params.seed)
+    init_text = ("by k-means++ (each next mean drawn with probability ∝ its squared "
+                 "distance to the means already chosen)" if params.init == "k-means++"
+                 else "at random data points")
+    return x, None, means0, init_text
+
+
+def run(params: Params, ctx: RunContext) -> FrameGenerator:
+    """Frames of an EM run: the start, then an E-step and an M-step frame per iteration (one
+    frame per iteration of Adam alone once EM has converged beside it)."""
+    start = _start(params, ctx)
+    if isinstance(start, Frame):
+        yield start
+        return
+    x, picks, means0, init_text = start
+    n, k = len(x), len(means0)
     reg, cov_type = params.reg_covar, params.covariance
     total = 1 + 2 * params.n_iter
     xlim, ylim = _limits(x, picks)
     grid = _Grid(xlim, ylim)
     n_distinct = len(np.unique(x, axis=0))
+    compare = params.compare_adam
+    if compare:
+        xlabel = (f"iteration: one EM step or {params.adam_steps_per_iter} Adam steps "
+                  "(E-step at the half)")
+    else:
+        xlabel = "EM iteration (E-step at the half)"
 
     state = gmm.initial_state(x, means0, reg, cov_type)
     dens = grid.density(state)
     plain = Points(x)
 
     adam: Any = None
-    adam_state = state
-    adam_dens = dens
-    adam_data = plain
+    adam_state, adam_dens, adam_data = state, dens, plain
 
-    def frame(step: int, title: str, caption: str, em_data: Points) -> Frame:
-        panels = [Panel(_layers(dens, grid, params.density, em_data, state),
-                        title=f"EM ({cov_type} covariances)", xlim=xlim, ylim=ylim)]
-        metrics = {"log-likelihood/EM": state.log_likelihood}
-        if params.compare_adam:
-            panels.append(Panel(_layers(adam_dens, grid, params.density, adam_data, adam_state),
-                                title="Gradient ascent (Adam)", xlim=xlim, ylim=ylim))
-            metrics["log-likelihood/Adam"] = adam_state.log_likelihood
+    def frame(step: int, it: float, title: str, caption: str, em_data: Points,
+              pace: float, hold: float = 0.0) -> Frame:
+        em_layers = _layers(dens, grid, params.density, em_data, state)
+        if compare:  # a key under each title: solid ellipses are EM's, dashed ones Adam's
+            em_layers["key"] = Points(np.zeros((0, 2)), series="EM")
+        panels = [Panel(em_layers, title=f"EM ({cov_type} covariances)", xlim=xlim,
+                        ylim=ylim, legend=compare or None)]
+        metrics = {"mean log-likelihood/EM": state.log_likelihood}
+        if compare:
+            adam_layers = _layers(adam_dens, grid, params.density, adam_data, adam_state,
+                                  dashed=True)
+            adam_layers["key"] = Points(np.zeros((0, 2)), series="Adam")
+            panels.append(Panel(adam_layers, title="Gradient ascent (Adam)", xlim=xlim,
+                                ylim=ylim, legend=True))
+            metrics["mean log-likelihood/Adam"] = adam_state.log_likelihood
         return Frame(step=step, title=title, panels=tuple(panels), total=total,
-                     metrics=metrics, caption=caption)
+                     metrics=metrics, caption=caption, series=SERIES, x=it, xlabel=xlabel,
+                     pace=pace, hold=hold)
 
     def take(new: Any) -> None:
         nonlocal params
@@ -261,10 +382,10 @@ def run(params: Params, ctx: RunContext) -> FrameGenerator:
     caption = (f"Start: K = {k} means placed {init_text}, equal weights π_k = 1/{k} and every "
                f"covariance set to {cov_text}; mean log-likelihood "
                f"{_fmt(state.log_likelihood)}.")
-    take((yield frame(0, f"EM · start · K = {k}", _join(
-        caption, _start_notes(k, n, n_distinct, reg)), plain)))
+    take((yield frame(0, 0, f"EM · start · K = {k}", _join(
+        caption, _start_notes(k, n, n_distinct, reg)), plain, 1.0, HOLD_START)))
 
-    if params.compare_adam:
+    if compare:
         from genlab.engine.gmm_grad import GradientGMM
 
         adam = GradientGMM(x, state.weights, state.means, state.covariances, lr=params.adam_lr,
@@ -277,53 +398,57 @@ def run(params: Params, ctx: RunContext) -> FrameGenerator:
                    "each point takes the colours of the components in proportion to its "
                    "responsibility")
     hard_text = " (n·K is too large to mix colours)" if hard else ""
+    width = xlim[1] - xlim[0]
+    em_settle, adam_settle = _Settle(width), _Settle(width)
     step = 0
     em_done = 0  # the iteration at which EM converged (it then stays put while Adam goes on)
+    adam_done = not compare
+    adam_trace: list[tuple[int, float]] = []  # (Adam steps, its log-likelihood)
+    data = plain
     for it in range(1, params.n_iter + 1):
         title = f"EM · iteration {it} / {params.n_iter}"
-        # ---- E-step: responsibilities under the current (old) parameters
-        data = Points(x, **_colours(resp))
-        if em_done:
-            caption = (f"E-step: EM converged at iteration {em_done} (mean log-likelihood "
-                       f"{_fmt(state.log_likelihood)}) and stays put while gradient ascent goes "
-                       f"on (Adam: {_fmt(adam_state.log_likelihood)}).")
-        else:
-            caption = (f"E-step: {colour_text} γ_ik = π_k N(x_i | μ_k, Σ_k) / Σ_j π_j "
-                       f"N(x_i | μ_j, Σ_j){hard_text}; the ellipses are still the old "
-                       f"parameters (mean log-likelihood {_fmt(state.log_likelihood)}).")
-        step += 1
-        take((yield frame(step, f"{title} · E-step", caption, data)))
-
-        # ---- M-step: new parameters from the responsibilities
+        # Adam alone: its own stillness sets the pace; otherwise EM's
+        pace = pace_of(it, (adam_settle if em_done else em_settle).quiet)
         notes: list[str] = []
         converged = False
         if not em_done:
-            old_ll = state.log_likelihood
+            # ---- E-step: responsibilities under the current (old) parameters
+            data = Points(x, **_colours(resp))
+            caption = (f"E-step: {colour_text} γ_ik = π_k N(x_i | μ_k, Σ_k) / Σ_j π_j "
+                       f"N(x_i | μ_j, Σ_j){hard_text}; the ellipses are still the old "
+                       f"parameters (mean log-likelihood {_fmt(state.log_likelihood)}).")
+            step += 1
+            take((yield frame(step, it - 0.5, f"{title} · E-step", caption, data, pace)))
+
+            # ---- M-step: new parameters from the responsibilities
+            old = state
             w, m, c = gmm.m_step(x, resp, reg, cov_type,
                                  previous=(state.means, state.covariances))
             resp, ll = gmm.e_step(x, w, m, c)
             state = gmm.GMMState(w, m, c, ll)
             dens = grid.density(state)
-            gain = ll - old_ll
+            gain = ll - old.log_likelihood
             trend = ("EM never lowers it" if gain >= 0 else
                      f"a dip of {-gain:.1g} caused by ε: exact EM never lowers it")
             caption = (f"M-step: each component moves to the responsibility-weighted mean and "
                        f"covariance of the points, with weight π_k = N_k / N; mean "
-                       f"log-likelihood {_fmt(old_ll)} → {_fmt(ll)} ({trend}).")
+                       f"log-likelihood {_fmt(old.log_likelihood)} → {_fmt(ll)} ({trend}).")
             notes = _notes(state, n, reg)
-            converged = gain < CONVERGED_GAIN
+            settled = em_settle.add(old, state)
+            converged = gain < CONVERGED_GAIN or settled
             if converged:
                 em_done = it
-                notes.append("EM has converged (the log-likelihood gained less than "
-                             f"{CONVERGED_GAIN:.0e}), so "
-                             + ("it stops here while Adam goes on." if adam is not None
-                                else "the run stops here."))
+                em_note = (em_settle.sentence("EM") if settled and gain >= CONVERGED_GAIN
+                           else "EM has converged (the log-likelihood gained less than "
+                                f"{CONVERGED_GAIN:.0e})")
+            title += " · M-step" + (" · converged" if converged else "")
         else:
-            caption = (f"M-step: EM converged at iteration {em_done} (mean log-likelihood "
-                       f"{_fmt(state.log_likelihood)}); only gradient ascent still moves.")
-        adam_converged = True
-        if adam is not None:
-            adam_old = adam_state.log_likelihood
+            caption = (f"Adam alone: EM converged at iteration {em_done} (mean log-likelihood "
+                       f"{_fmt(state.log_likelihood)}) and stays put while gradient ascent "
+                       "goes on.")
+            title += f" · Adam alone (EM converged at {em_done})"
+        if adam is not None and not adam_done:
+            adam_old = adam_state
             adam_state = adam.step(params.adam_steps_per_iter)
             if not (np.isfinite(adam_state.log_likelihood)
                     and np.isfinite(adam_state.means).all()
@@ -332,17 +457,33 @@ def run(params: Params, ctx: RunContext) -> FrameGenerator:
             adam_resp, _ = gmm.e_step(x, adam_state.weights, adam_state.means,
                                       adam_state.covariances)
             adam_data = Points(x, **_colours(adam_resp))
+            adam_trace.append((adam.n_steps_, adam_state.log_likelihood))
             adam_dens = grid.density(adam_state)
-            adam_converged = abs(adam_state.log_likelihood - adam_old) < CONVERGED_GAIN
             notes.append(f"Adam after {adam.n_steps_} steps (step size {adam.lr:g}): mean "
-                         f"log-likelihood {_fmt(adam_old)} → "
+                         f"log-likelihood {_fmt(adam_old.log_likelihood)} → "
                          f"{_fmt(adam_state.log_likelihood)}.")
-            if em_done and adam_converged:
-                notes.append("Adam has converged too, so the run stops here.")
+            if em_done and not converged:  # a frame of Adam alone
+                notes.append(_race(em_done, state.log_likelihood, adam_trace))
+            settled = adam_settle.add(adam_old, adam_state)
+            exact = abs(adam_state.log_likelihood - adam_old.log_likelihood) < CONVERGED_GAIN
+            if exact or settled:
+                adam_done = True
+                why = (f"Adam has converged (its log-likelihood changed by less than "
+                       f"{CONVERGED_GAIN:.0e})" if exact else adam_settle.sentence("Adam"))
+                notes.append(why + (", while EM goes on." if not em_done else
+                                    "." if converged else ", so the run ends here."))
+        if converged:
+            notes.append(em_note + (", so it stops here while Adam goes on." if not adam_done
+                                    else ", so the run ends here."))
+        last = (em_done and adam_done) or it == params.n_iter
+        if last and not (em_done and adam_done):
+            notes.append(f"The run has reached its {params.n_iter} iterations before "
+                         + ("EM" if not em_done else "Adam")
+                         + " converged: raise 'iterations' to go on.")
         step += 1
-        take((yield frame(step, f"{title} · M-step" + (" · converged" if converged else ""),
-                          _join(caption, notes), data)))
-        if em_done and adam_converged:
+        take((yield frame(step, it, title, _join(caption, notes), data, pace,
+                          HOLD_END if last else 0.0)))
+        if last:
             return
 
 
@@ -355,4 +496,6 @@ LAB = LabInfo(
     run=run,
     takes_data=True,
     uses_picks=True,
+    fps=FPS,
+    series=SERIES,
 )

@@ -26,7 +26,7 @@ def _frames(params: em.Params, n: int | None = None, ctx: RunContext = CTX) -> l
         gen.close()
 
 
-def _ll(f: Frame, key: str = "log-likelihood/EM") -> float:
+def _ll(f: Frame, key: str = "mean log-likelihood/EM") -> float:
     return f.metrics[key]
 
 
@@ -36,22 +36,37 @@ def _check(f: Frame) -> None:
 
 
 def _check_sequence(frames: list[Frame], params: em.Params) -> None:
+    """Frame 0 is the start; then an E-step (at x = i − ½) and an M-step (at x = i) frame per
+    iteration i, or one frame per iteration of Adam alone once EM has converged beside it."""
     total = 1 + 2 * params.n_iter
+    em_done = False
+    it = 0
     for i, f in enumerate(frames):
         _check(f)
         assert f.step == i and f.total == total
+        assert f.series == em.SERIES and f.xlabel
         if i == 0:
+            assert f.x == 0 and f.hold == em.HOLD_START
             continue
-        assert f.title.startswith(f"EM · iteration {(i + 1) // 2} / {params.n_iter}")
-        assert ("E-step" if i % 2 else "M-step") in f.title
-        assert f.caption.startswith("E-step" if i % 2 else "M-step")
         layers = f.panels[0].layers
         expected = ["data", "ellipses"] if params.density == "none" else [
             "density", "data", "ellipses"]
-        assert list(layers) == expected
+        assert [n for n in layers if n != "key"] == expected
         assert isinstance(layers["data"], Points)
         assert isinstance(layers["ellipses"], Ellipses)
         assert layers["ellipses"].n_std == (1.0, 2.0)
+        if em_done:
+            it += 1
+            assert "Adam alone" in f.title and f.caption.startswith("Adam alone")
+            assert f.x == it
+        elif "E-step" in f.title:
+            it += 1
+            assert f.caption.startswith("E-step") and f.x == it - 0.5
+        else:
+            assert "M-step" in f.title and f.caption.startswith("M-step") and f.x == it
+            em_done = "converged" in f.title
+        assert f.title.startswith(f"EM · iteration {it} / {params.n_iter}")
+        assert f.pace in (em.pace_of(it), em.pace_of(it, quiet=True))
 
 
 def _assert_never_decreases(frames: list[Frame], reg: float) -> None:
@@ -130,7 +145,7 @@ def test_every_preset_runs(preset: str) -> None:
     if params.compare_adam:
         assert len(frames[0].panels) == 2
         assert frames[0].panels[1].title == "Gradient ascent (Adam)"
-        adam = [f.metrics["log-likelihood/Adam"] for f in frames]
+        adam = [f.metrics["mean log-likelihood/Adam"] for f in frames]
         assert adam[-1] > adam[0]
 
 
@@ -225,7 +240,7 @@ def test_adam_live_step_size() -> None:
         next(gen)
         f = gen.send(replace(params, adam_lr=0.01))
         assert "step size 0.01" in f.caption
-        assert f.metrics["log-likelihood/Adam"] > -np.inf
+        assert f.metrics["mean log-likelihood/Adam"] > -np.inf
         assert [p.title for p in f.panels][1] == "Gradient ascent (Adam)"
         for name in ("density", "data", "ellipses"):
             assert name in f.panels[1].layers
@@ -250,3 +265,166 @@ def test_large_data_hard_labels_and_quick_yields() -> None:
     assert frames[0].panels[0].layers["ellipses"].means.shape == (em.OVERFIT_K, 2)
     for f in frames:
         _check(f)
+
+
+# ------------------------------------------------------------------------------ issue 11
+
+
+def _seconds(frames: list[Frame]) -> np.ndarray:
+    """How long each frame stays on screen at the lab's own speed."""
+    return np.array([f.pace / em.LAB.fps + f.hold for f in frames])
+
+
+def test_log_likelihood_is_plotted_against_the_em_iteration() -> None:
+    """The x axis counts EM iterations (the M-step of iteration i at i, its E-step at i − ½),
+    not frames: a run of 36 iterations ends at x = 36, not 72."""
+    frames = _frames(em.Params())
+    last = frames[-1]
+    iterations = int(last.title.split("iteration ")[1].split(" /")[0])
+    assert last.x == iterations and len(frames) == 1 + 2 * iterations
+    assert all("EM iteration" in f.xlabel and "half" in f.xlabel for f in frames)
+    for e, m in zip(frames[1::2], frames[2::2], strict=True):
+        assert "E-step" in e.title and m.x - e.x == 0.5
+        # the E-step does not change the parameters: the curve is flat over its half step
+        assert _ll(e) == _ll(frames[e.step - 1])
+    assert set(last.metrics) == {"mean log-likelihood/EM"}
+
+
+def test_first_iterations_are_slow_and_the_converged_end_is_held() -> None:
+    frames = _frames(em.Params())
+    secs = _seconds(frames)
+    assert secs[0] >= 1.5  # the start: data and the initial components
+    first = [s for f, s in zip(frames, secs, strict=True) if 0 < (f.x or 0) <= em.SLOW_ITERS]
+    assert len(first) == 2 * em.SLOW_ITERS
+    assert min(first) >= 0.5 and sum(first) >= 4.0  # a second per iteration at least
+    late = [s for f, s in zip(frames[:-1], secs[:-1], strict=True)
+            if (f.x or 0) > em.SLOW_ITERS + em.EASE_ITERS]
+    assert late and max(late) < min(first)  # later iterations go faster
+    assert frames[-1].hold == em.HOLD_END and "converged" in frames[-1].title
+    assert 15 <= secs.sum() <= 40  # the default demo, at its own speed
+
+
+def test_a_creeping_fit_ends_once_it_has_settled() -> None:
+    """The moons with K = 2 gain ~8e-7 per iteration for ever: the run ends once that has
+    lasted STILL_ITERS iterations, and the caption's numbers are those of the frames."""
+    p = next(p for p in presets_for("em") if p.name.startswith("moons with K = 2"))
+    params = p.params(em.Params)
+    frames = _frames(params)
+    last = frames[-1]
+    m_frames = [f for f in frames if "M-step" in f.title]
+    assert len(m_frames) < params.n_iter and "converged" in last.title
+    assert f"last {em.STILL_ITERS} iterations" in last.caption
+    ll = [_ll(f) for f in [frames[0], *m_frames]]
+    gains = np.abs(np.diff(ll))[-em.STILL_ITERS:]
+    assert gains.max() < em.STILL_GAIN
+    assert f"at most {gains.max():.1e} per iteration" in last.caption
+    means = [f.panels[0].layers["ellipses"].means for f in [frames[0], *m_frames]]
+    width = last.panels[0].xlim[1] - last.panels[0].xlim[0]
+    moves = [np.linalg.norm(b - a, axis=1).max() / width
+             for a, b in zip(means[:-1], means[1:], strict=True)][-em.STILL_ITERS:]
+    assert max(moves) < em.STILL_MOVE
+    assert f"more than {100 * max(moves):.2g}% of the view" in last.caption
+    assert last.hold == em.HOLD_END
+    # the creep before that plays at the quiet pace, not at the pace of a moving fit
+    quiet = [f for f in frames if f.pace == em.QUIET]
+    assert len(quiet) >= 2 * em.STILL_ITERS
+    assert all(f.x > em.SLOW_ITERS for f in quiet)
+
+
+def test_a_pause_before_a_split_does_not_end_the_run() -> None:
+    """The 8 gaussians pause (~5e-5 per iteration) with two components on one cluster: the
+    run goes on until every cluster has its own component."""
+    frames = _frames(em.Params())
+    ll = np.array([_ll(f) for f in frames[::2]])
+    assert (np.diff(ll)[10:30] < 1e-4).sum() >= 3  # the pause is there ...
+    means = frames[-1].panels[0].layers["ellipses"].means
+    angles = np.sort(np.mod(np.arctan2(means[:, 1], means[:, 0]), 2 * np.pi))
+    np.testing.assert_allclose(np.diff(angles), np.pi / 4, atol=0.1)  # ... and is passed
+
+
+def test_the_iteration_limit_says_so() -> None:
+    frames = _frames(replace(em.Params(), n_iter=3))
+    assert len(frames) == 7 and frames[-1].hold == em.HOLD_END
+    assert "raise 'iterations'" in frames[-1].caption and "converged" not in frames[-1].title
+
+
+def test_em_and_adam_one_look_each_and_adam_goes_on_alone() -> None:
+    """EM solid, Adam dashed, in the ellipses, the panel keys and the curves; once EM has
+    converged each frame is one iteration of Adam alone, EM's panel unchanged."""
+    pytest.importorskip("torch")
+    params = replace(em.Params(), compare_adam=True, dataset="gaussian", n_points=200, k=1,
+                     n_iter=6)
+    frames = _frames(params)
+    _check_sequence(frames, params)
+    look = {s.name: s for s in em.SERIES}
+    assert look["EM"].colour == look["Adam"].colour and look["Adam"].dashed
+    assert not look["EM"].dashed
+    for f in frames:
+        em_panel, adam_panel = f.panels
+        assert em_panel.series_names() == ["EM"] and adam_panel.series_names() == ["Adam"]
+        assert em_panel.legend and adam_panel.legend
+        assert em_panel.layers["ellipses"].dashed == look["EM"].dashed
+        assert adam_panel.layers["ellipses"].dashed == look["Adam"].dashed
+        assert set(f.metrics) == {"mean log-likelihood/EM", "mean log-likelihood/Adam"}
+        assert "Adam steps" in f.xlabel
+    alone = [f for f in frames if "Adam alone" in f.title]
+    assert len(alone) >= 3 and [f.x for f in alone] == list(range(int(alone[0].x), 7))
+    ells = [f.panels[0].layers["ellipses"] for f in alone]
+    for a in ells[1:]:
+        np.testing.assert_array_equal(a.means, ells[0].means)
+    adam = [f.metrics["mean log-likelihood/Adam"] for f in alone]
+    assert np.all(np.diff(adam) > 0)
+    em_iters = int(alone[0].title.split("converged at ")[1].rstrip(")"))
+    em_ll = _ll(alone[0])
+    for f, ll in zip(alone, adam, strict=True):
+        steps = params.adam_steps_per_iter * int(f.x)
+        assert f"Adam after {steps} steps" in f.caption
+        assert f"EM converged in {em_iters} iterations; Adam " in f.caption
+        assert ll < em_ll - em.MATCH  # Adam is still behind, and the caption says so
+        assert f"is not within {em.MATCH:g} of its mean log-likelihood after {steps} steps" \
+            in f.caption
+    assert "before Adam converged" in frames[-1].caption
+
+
+def test_race_sentence_names_the_first_adam_step_that_matched_em() -> None:
+    trace = [(5, -3.0), (10, -2.0015), (15, -2.0005), (20, -1.9)]
+    assert em._race(7, -2.0, trace) == (
+        "EM converged in 7 iterations; Adam came within 0.001 of its mean log-likelihood "
+        "after 15 steps.")
+    assert "is not within 0.001 of its mean log-likelihood after 10 steps" in em._race(
+        7, -2.0, trace[:2])
+
+
+def test_em_and_adam_look_alike_in_panels_keys_and_curves(qapp) -> None:
+    """Drawn by the real canvas and metric plots: EM solid and Adam dashed, each in one colour
+    in its ellipses' key and its log-likelihood curve."""
+    pytest.importorskip("torch")
+    from PySide6 import QtCore
+
+    from genlab.ui.items.ellipses import EllipsesItem
+    from genlab.ui.render import Renderer
+    from genlab.ui.theme import DARK
+
+    params = replace(em.Params(), compare_adam=True, n_points=200, n_iter=1)
+    frames = _frames(params)
+    dash = QtCore.Qt.PenStyle.DashLine
+    for theme in (DARK,):
+        r = Renderer((900, 600), theme, metrics=True)
+        try:
+            for f in frames:
+                r.render(f)
+            canvas: dict[str, str] = {}
+            for item in r.canvas._items.values():
+                canvas.update(item.drawn)
+            for name in ("EM", "Adam"):
+                assert canvas[name] == r.metrics.drawn[name] == theme.foreground
+            curves = r.metrics.curves
+            assert curves["mean log-likelihood/Adam"].opts["pen"].style() == dash
+            assert curves["mean log-likelihood/EM"].opts["pen"].style() != dash
+            ells = {p: item for (p, _, kind), item in r.canvas._items.items()
+                    if kind is Ellipses}
+            assert isinstance(ells[1], EllipsesItem)
+            assert ells[1].curves[0].opts["pen"].style() == dash
+            assert ells[0].curves[0].opts["pen"].style() != dash
+        finally:
+            r.close()

@@ -8,34 +8,55 @@ import dataclasses
 import numpy as np
 import pytest
 
-from genlab.engine.sampling import GENERATORS, cov_from, inverse_cdf, lcg_uniforms
+from genlab.engine.sampling import GENERATORS, cholesky, cov_from, inverse_cdf, lcg_uniforms
 from genlab.labs.base import RunContext
-from genlab.labs.frame import Ellipses, Frame, Histogram, Labels, Points, Segments
+from genlab.labs.frame import Arrows, Curve, Ellipses, Frame, Histogram, Labels, Points, Segments
 from genlab.labs.params import param_fields, replace, validate
 from genlab.labs.presets import presets_for
-from genlab.labs.sampling import LAB, MODES, Params, run
+from genlab.labs.sampling import (
+    HOLD_END,
+    LAB,
+    MODES,
+    SERIES,
+    Params,
+    gaussians,
+    lcg,
+    run,
+    transforms,
+)
 
 CTX = RunContext()
+UNITS = {"lcg": "triples drawn", "box-muller": "samples landed", "inverse-cdf": "samples drawn",
+         "cholesky": "s, the share of x = μ + Lz applied", "ancestral": "samples drawn"}
 
 
 def frames_of(params: Params) -> list[Frame]:
     return list(run(params, CTX))
 
 
+def seconds(frames: list[Frame]) -> np.ndarray:
+    """How long each frame stays on screen at the lab's own speed."""
+    return np.array([f.pace / LAB.fps + f.hold for f in frames])
+
+
 def check_frames(frames: list[Frame]) -> None:
     assert frames
     total = frames[0].total
     assert total == len(frames)
-    assert 40 <= total <= 80
+    assert 40 <= total <= 160
     for i, f in enumerate(frames):
         assert f.step == i and f.total == total
         assert f.caption and f.title and f.panels
+        assert f.series == SERIES and f.xlabel and f.x is not None and f.pace > 0
         assert f.first_nonfinite() is None
         for _, a in f.arrays():
             assert isinstance(a, np.ndarray)
         for panel in f.panels:
             assert panel.xlim is not None and panel.ylim is not None
             assert panel.xlim[0] < panel.xlim[1] and panel.ylim[0] < panel.ylim[1]
+    # a story of about ten seconds at the lab's speed, its last picture held
+    assert 7.0 <= seconds(frames).sum() <= 16.0
+    assert frames[-1].hold >= HOLD_END
 
 
 def same(a: list[Frame], b: list[Frame]) -> bool:
@@ -56,6 +77,7 @@ def same(a: list[Frame], b: list[Frame]) -> bool:
 def test_lab_info_and_params() -> None:
     assert LAB.name == "sampling" and LAB.title == "Sampling from uniforms"
     assert LAB.params is Params and LAB.description
+    assert LAB.series == SERIES and LAB.fps == 20.0
     fields = param_fields(Params)
     assert fields[0].name == "mode" and fields[0].spec.choices == MODES
     names = {f.name for f in fields}
@@ -148,17 +170,51 @@ def test_custom_lcg_uses_m_a_c_mod_m() -> None:
     np.testing.assert_array_equal(xy, np.column_stack([u[:-1], u[1:]]))
 
 
-def test_randu_triples_edge_on_are_15_lines() -> None:
-    f = frames_of(Params(mode="lcg", generator="RANDU", n_samples=4000))[-1]
+def test_randu_triples_turn_edge_on_onto_15_lines() -> None:
+    p = Params(mode="lcg", generator="RANDU", n_samples=4000)
+    frames = frames_of(p)
+    m, a, c = GENERATORS["RANDU"]
+    u = lcg_uniforms(m, a, c, 1, 4002)
+    triples = np.column_stack([u[:-2], u[1:-1], u[2:]])
+    # face-on first: the triples panel shows (U_t, U_t+1), the pairs' own picture
+    first = frames[0].panels[1].layers["triples"].xy
+    np.testing.assert_allclose(first, triples[:len(first), :2] - 0.5)
+    f = frames[-1]
     assert "15 planes" in f.caption and "(9, −6, 1)" in f.caption
     along = f.panels[1].layers["triples"].xy[:, 0] * np.sqrt(81 + 36 + 1)
     np.testing.assert_allclose(along, np.round(along), atol=1e-6)
     assert len(np.unique(np.round(along))) == 15
     ref = f.panels[2].layers["triples"].xy[:, 0] * np.sqrt(118)
     assert np.abs(ref - np.round(ref)).max() > 0.4  # PCG64: no planes
-    assert f.metrics["planes/hit by the triples"] == 15.0
     # both triple panels share one fixed view
     assert f.panels[1].xlim == f.panels[2].xlim and f.panels[1].ylim == f.panels[2].ylim
+    # the widest gap along h stays the plane spacing for RANDU, and closes for PCG64
+    spacing = 1 / np.sqrt(118)
+    gaps = f.metrics["widest gap along h/LCG"], f.metrics["widest gap along h/PCG64"]
+    assert gaps[0] == pytest.approx(spacing, rel=1e-6) and gaps[1] < spacing / 10
+    assert f"stays {gaps[0]:.3f} for the LCG and closes to {gaps[1]:.3f}" in f.caption
+    early = [g.metrics["widest gap along h/PCG64"] for g in frames if g.metrics]
+    assert early[0] > 5 * early[-1]  # it closes as triples come
+
+
+def test_lcg_story_is_paced() -> None:
+    """Points arrive over four seconds, the face-on cube is held, the turn takes three
+    seconds, and the edge-on view (the planes) is held longest."""
+    frames = frames_of(Params(mode="lcg", generator="tiny lattice", n_samples=256))
+    secs = seconds(frames)
+    turn = [i for i, f in enumerate(frames) if "turns" in f.caption]
+    assert secs[:lcg.ACC].sum() >= 3.5 and frames[lcg.ACC - 1].hold >= 1.5
+    assert secs[turn].sum() >= 2.5
+    assert frames[-1].hold >= 3.5 and "stand on 8 planes" in frames[-1].caption
+    h = np.array([2, 5, 1])  # the caption's count is the planes the triples do stand on
+    along = frames[-1].panels[1].layers["triples"].xy[:, 0] * np.linalg.norm(h)
+    assert len(np.unique(np.round(along - along[0]))) == 8
+    assert frames[-1].hold == max(f.hold for f in frames)
+
+
+def test_widest_gap_ignores_the_tails() -> None:
+    along = np.concatenate([np.linspace(0, 1, 101), [5.0]])  # one far outlier
+    assert lcg.widest_gap(along) == pytest.approx(0.01)
 
 
 def test_axes_fixed_within_a_run() -> None:
@@ -168,6 +224,40 @@ def test_axes_fixed_within_a_run() -> None:
         assert len(lims) == 1, mode
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_metrics_against_the_modes_own_unit_and_named_series(mode: str) -> None:
+    frames = frames_of(Params(mode=mode, n_samples=400))
+    names = {s.name for s in SERIES}
+    xs = [f.x for f in frames]
+    assert all(f.xlabel == UNITS[mode] for f in frames)
+    assert xs == sorted(xs)  # the unit only grows
+    shown = [f for f in frames if f.metrics]
+    # no plot before it has something to show: a distance of a handful of draws is noise
+    assert shown and (mode == "cholesky") == bool(frames[0].metrics)
+    for f in shown:
+        for key in f.metrics:
+            group, _, series = key.partition("/")
+            assert not series or series in names
+            assert "bound" not in key and "target" not in key  # no constants as lines
+    for key in shown[-1].metrics:  # every curve moves: none is a value drawn as a line
+        values = {f.metrics[key] for f in shown if key in f.metrics}
+        assert len(values) > 1, key
+
+
+def test_exact_and_samples_keep_their_series_in_every_mode() -> None:
+    for mode in MODES:
+        for f in frames_of(Params(mode=mode, n_samples=300))[::7]:
+            for panel in f.panels:
+                for name, layer in panel.layers.items():
+                    if isinstance(layer, Curve) and name.startswith(("N(", "F(", "f(",
+                                                                     "target")):
+                        assert layer.series == "exact", (mode, name)
+                    if isinstance(layer, Histogram) and name in ("z1", "samples"):
+                        assert layer.series == "samples", (mode, name)
+                    if name in ("traced", "u → x", "radius", "angle", "U1, U2", "drawn"):
+                        assert layer.series == "traced draws", (mode, name)
+
+
 # ---------------------------------------------------------------------------- other modes
 
 
@@ -175,21 +265,45 @@ def test_box_muller_lands_on_the_gaussian() -> None:
     n = 4000
     frames = frames_of(Params(mode="box-muller", n_samples=n, seed=3))
     last = frames[-1]
-    assert last.metrics["samples/landed"] == n
-    assert abs(last.metrics["moments/mean z1"]) < 4 / np.sqrt(n)
-    assert abs(last.metrics["moments/std z1"] - 1) < 0.05
-    assert abs(last.metrics["moments/corr(z1, z2)"]) < 4 / np.sqrt(n)
+    assert last.x == n
+    band = last.metrics["KS distance of z1 to N(0, 1)/95% band"]
+    assert band == pytest.approx(1.358 / np.sqrt(n))
+    assert last.metrics["KS distance of z1 to N(0, 1)/samples"] < band
+    assert abs(last.metrics["corr(z1, z2)/samples"]) < 4 / np.sqrt(n)
     rng = np.random.default_rng(3)
     u1, u2 = rng.random(n), rng.random(n)
     pos = last.panels[1].layers["samples"].xy
     np.testing.assert_allclose(np.hypot(pos[:, 0], pos[:, 1]), np.sqrt(-2 * np.log(u1)))
     np.testing.assert_allclose(last.panels[0].layers["uniforms"].xy[:, 1], u2)
-    # the first frame: points still in the unit square
+    z1 = pos[:, 0]
+    assert abs(z1.mean()) < 4 / np.sqrt(n) and abs(z1.std() - 1) < 0.05
+    # the first frame: one pair, still in the unit square, told in numbers
     first = frames[0].panels[1].layers["samples"].xy
-    assert ((first >= 0) & (first <= 1)).all()
+    assert len(first) == 1 and ((first >= 0) & (first <= 1)).all()
+    r, th = np.sqrt(-2 * np.log(u1[0])), 2 * np.pi * u2[0]
+    assert f"U1 = {u1[0]:.3f}" in frames[0].caption
+    assert f"R = √(−2 ln U1) = {r:.3f}" in frames[0].caption
+    assert f"θ = 2πU2 = {th:.3f}" in frames[0].caption
     hist = last.panels[2].layers["z1"]
     assert isinstance(hist, Histogram)
     assert np.sum(hist.heights * np.diff(hist.edges)) == pytest.approx(1.0, abs=0.01)
+    assert "within the 95% band" in last.caption
+
+
+def test_box_muller_single_draws_fly_slowly_then_the_flood() -> None:
+    frames = frames_of(Params(mode="box-muller", n_samples=2000))
+    secs = seconds(frames)
+    flight = secs[:transforms.BM_MOVE].sum()  # the first pair, from square to plane
+    assert flight >= 1.0
+    landed = frames[transforms.BM_MOVE]
+    assert landed.x == 1 and landed.hold >= 1.0
+    assert "R = 0.95" in landed.panels[1].layers["names"].texts[0]
+    slow = secs[:transforms.BM_SLOW * transforms.BM_GAP].sum()
+    assert slow >= 4.0  # three draws, one by one
+    assert secs[-1] >= HOLD_END
+    # few landed draws are marks on the axis; the histogram and distances come with more
+    early = frames[transforms.BM_MOVE + 1]
+    assert isinstance(early.panels[2].layers["z1"], Points) and not early.metrics
 
 
 def test_inverse_cdf_samples_and_construction() -> None:
@@ -202,43 +316,101 @@ def test_inverse_cdf_samples_and_construction() -> None:
     x = last.panels[0].layers["x"].xy[:, 0]
     np.testing.assert_allclose(x, np.clip(inverse_cdf("exponential", u[-3:], rate=2.0),
                                           0, 3.0))
-    assert last.metrics["KS distance/samples"] < 2 * last.metrics[
-        "KS distance/95% band 1.36/√n"]
+    d = last.metrics["KS distance to F/samples"]
+    assert d < 2 * last.metrics["KS distance to F/95% band"]
+    # the samples' distance to F is the uniforms' distance to U(0, 1): F(F⁻¹(u)) = u
+    xs = inverse_cdf("exponential", u, rate=2.0)
+    assert d == pytest.approx(_ks(1 - np.exp(-2.0 * xs)), abs=1e-9)
+    assert f"KS distance to F is {d:.3f}" in last.caption
     hist = last.panels[1].layers["samples"]
     assert np.sum(hist.heights * np.diff(hist.edges)) <= 1.0 + 1e-9
+
+
+def _ks(v: np.ndarray) -> float:
+    s, n = np.sort(v), len(v)
+    i = np.arange(1, n + 1)
+    return float(max((i / n - s).max(), (s - (i - 1) / n).max()))
+
+
+def test_inverse_cdf_first_draws_followed_one_by_one() -> None:
+    frames = frames_of(Params(mode="inverse-cdf", n_samples=1000, traced=4))
+    grow = transforms.IC_GROW
+    secs = seconds(frames)
+    for i in range(transforms.IC_SLOW):
+        assert secs[i * grow:(i + 1) * grow].sum() >= 0.9  # a second per draw
+        mid = frames[i * grow + grow // 2 - 1]  # half way: across, not yet down
+        seg = mid.panels[0].layers["u → x"]
+        nt = min(4, i + 1)  # traced paths: the older ones go down, the newest not yet
+        assert len(seg.starts) == nt + (nt - 1)
+        assert seg.starts[nt - 1, 1] == seg.ends[nt - 1, 1]  # it goes across, to the CDF
+        end = frames[(i + 1) * grow - 1]
+        assert end.x == i + 1 and f"Draw {i + 1}:" in end.caption
+        assert end.panels[0].layers["names"].texts[-1].startswith("x = ")
 
 
 def test_cholesky_reaches_the_target_covariance() -> None:
     p = Params(mode="cholesky", n_samples=5000, sigma_x=1.2, sigma_y=0.5, rho=-0.6)
     frames = frames_of(p)
     first, last = frames[0], frames[-1]
-    np.testing.assert_allclose(
-        [first.metrics["cov/sample xx"], first.metrics["cov/sample xy"]], [1, 0], atol=0.1)
     cov = cov_from(1.2, 0.5, -0.6)
-    for key, (i, j) in {"xx": (0, 0), "xy": (0, 1), "yy": (1, 1)}.items():
-        assert last.metrics[f"cov/target {key}"] == pytest.approx(cov[i, j])
-        assert last.metrics[f"cov/sample {key}"] == pytest.approx(cov[i, j], abs=0.06)
+    z = first.panels[1].layers["samples"].xy
+    np.testing.assert_allclose(np.cov(z.T), np.eye(2), atol=0.1)
+    assert first.x == 0 and last.x == 1 and first.hold >= 2.0
+    assert seconds(frames[1:-1]).sum() >= 3.5  # the shear takes seconds
+    x = last.panels[1].layers["samples"].xy
+    np.testing.assert_allclose(np.cov(x.T), cov, atol=0.06)
+    gap = np.linalg.norm(np.cov(x.T) - cov)
+    assert last.metrics["‖Cov(x) − Σ‖/samples"] == pytest.approx(gap)
+    assert f"differs from Σ by {gap:.3f}" in last.caption
     target = last.panels[1].layers["target N(μ, Σ)"]
-    assert isinstance(target, Ellipses)
-    np.testing.assert_allclose(target.covs[0], cov)
-    np.testing.assert_allclose(last.panels[1].layers["samples"].xy.mean(axis=0),
-                               [p.mu_x, p.mu_y], atol=0.05)
+    assert isinstance(target, Curve) and target.series == "exact"
+    ring = np.column_stack([target.x, target.y]) - [p.mu_x, p.mu_y]
+    # on the 1σ contour: (x − μ)ᵀ Σ⁻¹ (x − μ) = 1
+    np.testing.assert_allclose(np.einsum("ni,ij,nj->n", ring, np.linalg.inv(cov), ring), 1.0)
+    np.testing.assert_allclose(x.mean(axis=0), [p.mu_x, p.mu_y], atol=0.05)
+    cols = last.panels[1].layers["columns"]
+    assert isinstance(cols, Arrows)
+    np.testing.assert_allclose(cols.ends - cols.starts, cholesky(cov).T)
 
 
 def test_ancestral_components_then_samples() -> None:
     p = Params(mode="ancestral", k=3, n_samples=3000, seed=4)
     frames = frames_of(p)
     means = frames[0].panels[0].layers["means"].xy
+    colour = gaussians.COMPONENT_COLOURS[:3]
     early = frames[5].panels[0].layers["samples"]
     assert isinstance(early, Points) and early.labels is not None
-    np.testing.assert_allclose(early.xy, means[early.labels])  # placed at their means
-    assert "components" not in frames[5].panels[0].layers
+    comp = [int(np.flatnonzero(colour == lab)[0]) for lab in early.labels]
+    np.testing.assert_allclose(early.xy, means[comp])  # placed at their means
     last = frames[-1]
     assert isinstance(last.panels[0].layers["components"], Ellipses)
-    assert isinstance(last.panels[0].layers["names"], Labels)
     assert len(last.panels[0].layers["samples"].xy) == 3000
-    assert last.metrics["TV(counts, π)"] < 0.05
+    assert last.metrics["TV(frequencies, π)"] < 0.05
     assert "Cat(π)" in frames[0].caption and "N(μ_k, Σ_k)" in last.caption
+    secs = seconds(frames)
+    assert secs[:gaussians.AN_SLOW * gaussians.AN_GAP].sum() >= 3.0  # one by one
+    chosen = next(f for f in frames if f.hold == gaussians.HOLD_CHOSEN)
+    assert chosen.x == 3000 and secs[chosen.step + 1:].sum() >= 2.0 + HOLD_END
+
+
+def test_ancestral_labels_in_their_components_colours() -> None:
+    """Each component's name is drawn in its own colour, the colour of its points, ellipse
+    and bar (the labels were all one colour), anchored on its 2σ contour."""
+    p = Params(mode="ancestral", k=5, n_samples=500, seed=2)
+    f = frames_of(p)[-1]
+    plane, bars = f.panels[0].layers, f.panels[1].layers
+    ell = plane["components"]
+    weights, means, covs = gaussians.mixture(p)
+    for j in range(5):
+        label = plane[f"k = {j + 1}"]
+        assert isinstance(label, Labels)
+        assert label.series == int(ell.labels[j]) == bars[f"component {j + 1}"].series
+        assert label.texts == (f"k = {j + 1}, π = {weights[j]:.2f}",)
+        d = label.xy[0] - means[j]
+        assert d @ np.linalg.inv(covs[j]) @ d == pytest.approx(4.0)  # on the 2σ contour
+    assert 3 not in ell.labels  # the exact weights' colour is kept for the π marks
+    assert bars["π"].series == "exact"
+    assert set(plane["samples"].labels) <= set(ell.labels)
 
 
 # ---------------------------------------------------------------------------- live
@@ -248,40 +420,38 @@ def test_live_change_cholesky() -> None:
     p = Params(mode="cholesky", n_samples=800, rho=0.7)
     gen = run(p, CTX)
     first = next(gen)
-    assert first.metrics["cov/target xy"] == pytest.approx(0.7 * p.sigma_x * p.sigma_y)
     f = gen.send(replace(p, rho=-0.5))
     assert f.step == 1
-    assert f.metrics["cov/target xy"] == pytest.approx(-0.5 * p.sigma_x * p.sigma_y)
-    np.testing.assert_allclose(f.panels[1].layers["target N(μ, Σ)"].covs[0],
-                               cov_from(p.sigma_x, p.sigma_y, -0.5))
+    new_cov = cov_from(p.sigma_x, p.sigma_y, -0.5)
+    ring = f.panels[1].layers["target N(μ, Σ)"]
+    xy = np.column_stack([ring.x, ring.y]) - [p.mu_x, p.mu_y]
+    np.testing.assert_allclose(np.einsum("ni,ij,nj->n", xy, np.linalg.inv(new_cov), xy), 1.0)
     rest = list(gen)
     assert rest[-1].step == first.total - 1
-    assert rest[-1].metrics["cov/sample xy"] < 0
+    assert np.cov(rest[-1].panels[1].layers["samples"].xy.T)[0, 1] < 0
 
 
 def test_live_change_inverse_cdf_remaps_the_same_uniforms() -> None:
     p = Params(mode="inverse-cdf", dist="exponential", rate=1.0, n_samples=400, traced=5)
     gen = run(p, CTX)
-    for _ in range(20):
+    for _ in range(50):
         f = next(gen)
-    x1 = f.panels[0].layers["x"].xy[:, 0]
+    assert len(f.panels[0].layers["x"].xy) == 5
     g = gen.send(replace(p, rate=2.0))
     assert "λ = 2" in g.caption
     assert g.panels[0].xlim == (0.0, 3.0)
     # x = −ln(1 − u)/λ: doubling λ halves the samples drawn so far
     x2 = g.panels[0].layers["x"].xy[:, 0]
-    k1 = len(f.panels[0].layers["x"].xy)
     u = np.random.default_rng(p.seed).random(400)
-    n_now = int(g.metrics["samples/drawn"])
+    n_now = int(g.x)
     np.testing.assert_allclose(x2, np.clip(-np.log1p(-u[n_now - 5:n_now]) / 2.0, 0, 3.0))
-    assert k1 == 5 and len(x1) == 5
     gen.close()
 
 
 def test_live_change_traced_points() -> None:
     p = Params(mode="box-muller", n_samples=300, traced=4)
     gen = run(p, CTX)
-    for _ in range(10):
+    for _ in range(40):
         f = next(gen)
     assert len(f.panels[1].layers["traced"].xy) == 4
     g = gen.send(replace(p, traced=0))
@@ -298,3 +468,20 @@ def test_no_qt_imported() -> None:
             "bad = [m for m in sys.modules if m.split('.')[0] in "
             "('PySide6', 'pyqtgraph', 'superqt', 'torch')]; print(bad); assert not bad")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("preset", ["RANDU's 15 planes", "a tiny LCG's lattice",
+                                    "MINSTD: planes too fine to see"])
+def test_lcg_preset_numbers_are_the_runs_own(preset: str) -> None:
+    """The counts a preset's description promises (planes, lines, the normal) are the ones
+    the run computes and shows."""
+    import re
+
+    p = next(p for p in presets_for("sampling") if p.name == preset)
+    frames = frames_of(p.params(Params))
+    shown = " ".join(t for f in (frames[0], frames[-1]) for t in f.texts())
+    promised = re.findall(r"\d+ (?:planes|lines|of them)|\(\d+, −?\d+, −?\d+\)",
+                          p.description)
+    assert promised
+    for claim in promised:
+        assert claim in shown, (claim, shown)

@@ -45,8 +45,8 @@ LAB = LabInfo("handles", "Handles", "draggable handles bound to params", HandleP
 def test_dragging_a_live_handle_changes_the_run_without_restart(make_window, qtbot):
     win = make_window()
     c = win.controller
-    c.set_fps(60.0)
     c.set_lab(LAB)
+    c.set_fps(60.0)  # after set_lab, which sets the lab's own speed
     wait_frames(qtbot, win, 2)
     gen = c.generation
     drag_on_canvas(win.canvas, [(-1.0, 0.0), (0.0, 0.0), (1.5, 0.3)])
@@ -86,8 +86,8 @@ def test_a_drag_beside_the_handles_does_not_set_params(make_window, qtbot):
 def test_log_metrics_get_a_log_axis(make_window, qtbot):
     win = make_window()
     c = win.controller
-    c.set_fps(60.0)
     c.set_lab(LAB)
+    c.set_fps(60.0)  # after set_lab, which sets the lab's own speed
     wait_frames(qtbot, win, 5)
     qtbot.waitUntil(lambda: "violation" in win.metrics.plots, timeout=5000)
     assert win.metrics.plots["violation"].getAxis("left").logMode

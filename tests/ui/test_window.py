@@ -185,7 +185,11 @@ def test_screenshot_and_export_are_decoded(make_window, qtbot, tmp_path):
     mp4 = win.export(str(tmp_path / "anim.mp4"), 0, 6, fps=10, size=(322, 241))
     with av.open(str(mp4)) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    assert len(frames) == 6 and frames[0].shape == (242, 322, 3)
+    # each frame for its time on screen at 10 fps (EM holds its start 1.5 s)
+    from genlab.ui.export import durations
+
+    shown = durations(c.timeline.frames(0, 6), 10.0)
+    assert len(frames) == round(float(shown.sum()) * 10) and frames[0].shape == (242, 322, 3)
     assert frames[-1].std() > 10
 
 
@@ -289,8 +293,8 @@ def test_hundreds_of_animated_frames(make_window, qtbot):
 
     win = make_window()
     c = win.controller
-    c.set_fps(0)
     c.set_lab(LabInfo("spin", "Spin", "400 frames", P, spin))
+    c.set_fps(0)  # after set_lab, which sets the lab's own speed
     shown = set()
     qtbot.waitUntil(lambda: shown.add(id(win.canvas.frame)) or c.state == "finished",
                     timeout=60000)
