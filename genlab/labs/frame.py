@@ -104,7 +104,9 @@ class Ellipses(Layer):
 
     means: (k, 2); covs: (k, 2, 2); weights: (k,) in [0, 1] or None (drawn as opacity and
     line width); labels: (k,) palette indices (default 0..k-1); ``dashed`` for a second
-    model drawn over a first.
+    model drawn over a first.  ``series``: a named Series these ellipses belong to (e.g. "EM"
+    or "Adam"): its line style is theirs and the panel's key names it, while each component
+    keeps its own colour.
     """
 
     means: np.ndarray
@@ -113,6 +115,7 @@ class Ellipses(Layer):
     labels: np.ndarray | None = None
     n_std: tuple[float, ...] = (1.0, 2.0)
     dashed: bool = False
+    series: SeriesRef | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "means", _arr(self.means).reshape(-1, 2))

@@ -36,6 +36,7 @@ class EllipsesItem(LayerItem):
             self.curves.append(self.add(pg.PlotCurveItem(connect="finite", antialias=True)))
         outlines = ellipse_outlines(layer.means, layer.covs, layer.n_std)
         labels = layer.labels if layer.labels is not None else np.arange(k)
+        dashed = layer.dashed or (layer.series is not None and self.look(layer.series).dashed)
         weights = layer.weights if layer.weights is not None else np.ones(k)
         brushes = []
         for i, curve in enumerate(self.curves):
@@ -49,10 +50,10 @@ class EllipsesItem(LayerItem):
             rings = outlines[i]
             nan = np.full((len(rings), 1, 2), np.nan)
             xy = np.concatenate([rings, nan], axis=1).reshape(-1, 2)
-            curve.setData(x=xy[:, 0], y=xy[:, 1], pen=pen(color, width, alpha, layer.dashed))
+            curve.setData(x=xy[:, 0], y=xy[:, 1], pen=pen(color, width, alpha, dashed))
             curve.setVisible(True)
             c = pg.mkColor(color)
             brushes.append(brush(c.red(), c.green(), c.blue(), alpha))
         self.centres.setData(x=layer.means[:, 0], y=layer.means[:, 1], brush=brushes,
-                             size=th.marker * 1.8, symbol="+" if layer.dashed else "o",
+                             size=th.marker * 1.8, symbol="+" if dashed else "o",
                              pen=pen(th.background, th.line * 0.8))
