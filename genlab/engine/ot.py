@@ -6,8 +6,12 @@ Given points :math:`x_i` (n, d) with weights :math:`a_i` and :math:`y_j` (m, d) 
 cost is :math:`C_{ij} = \|x_i - y_j\|^2`.  Three couplings (Peyré & Cuturi, *Computational
 Optimal Transport*, 2019, ch. 2-4; the numbers below refer to that book):
 
-* ``"independent"``: the product of the marginals :math:`P = a b^\top` (feasible, never optimal
-  unless every pairing costs the same);
+* ``"independent"``: the product of the marginals :math:`P = a b^\top` (feasible).  With
+  positive weights it is optimal iff
+  :math:`C_{ij} + C_{i'j'} = C_{ij'} + C_{i'j}` for all i, i', j, j' (no exchange of two
+  pairs lowers the cost), which for the squared Euclidean cost reads
+  :math:`(x_i - x_{i'})\cdot(y_j - y_{j'}) = 0`: one cloud is a single point, or the two
+  clouds lie in orthogonal affine subspaces; otherwise it is not optimal;
 * ``"exact"``: the earth mover's plan :math:`\arg\min_P \langle C, P\rangle` (eq. 2.11), a
   linear programme solved by POT's network simplex (``ot.emd``, imported lazily: POT imports
   torch);

@@ -227,6 +227,15 @@ def _shortest_vector(basis: list[list[int]]) -> list[int]:
     return [sum(best_coef[i] * basis[i][k] for i in range(d)) for k in range(len(basis[0]))]
 
 
+def planes_hit(tuples: np.ndarray, h: np.ndarray) -> int:
+    """How many hyperplanes h·u = k + δ of a family actually carry points of ``tuples``
+    (n, d): the distinct values of h·U.  ``worst_planes`` counts the planes that cross the
+    unit cube, an upper bound (a tiny LCG's full period meets 21 of its 22 lines: one
+    clips a corner with no point on it)."""
+    v = np.asarray(tuples, np.float64) @ np.asarray(h, np.float64)
+    return int(len(np.unique(np.round(v, 6))))
+
+
 def worst_planes(m: int, a: int, dim: int = 3, c: int = 0) -> tuple[np.ndarray, int]:
     """The spectral test: the normal of the widest-spaced family of hyperplanes.
 

@@ -336,3 +336,23 @@ def test_entropic_gaussian_coupling_matches_discretised_sinkhorn(eps) -> None:
     cost = got.transport_cost(p, got.cost_matrix(grid[:, None], grid[:, None]))
     assert cost == pytest.approx(g1d.expected_sq_distance(g1d.entropic_correlation(eps)),
                                  abs=5e-3)
+
+
+def test_the_independent_plan_is_optimal_exactly_when_the_clouds_are_orthogonal():
+    """a⊗b is optimal iff (x_i − x_i')·(y_j − y_j') = 0 for all pairs (the docstring's
+    condition), e.g. points on the x axis against points on the y axis; not otherwise."""
+    from genlab.engine.ot import coupling
+
+    rng = np.random.default_rng(0)
+    a = np.full(6, 1 / 6)
+    b = np.full(5, 1 / 5)
+    x = np.column_stack([rng.normal(size=6), np.zeros(6)])
+    y = np.column_stack([np.full(5, 0.7), rng.normal(size=5)])
+    cost = ((x[:, None] - y[None]) ** 2).sum(-1)
+    ind = (coupling(x, y, "independent", a=a, b=b) * cost).sum()
+    exact = (coupling(x, y, "exact", a=a, b=b) * cost).sum()
+    assert ind == pytest.approx(exact, rel=1e-9)
+    y2 = np.column_stack([rng.normal(size=5), rng.normal(size=5)])  # not orthogonal
+    cost2 = ((x[:, None] - y2[None]) ** 2).sum(-1)
+    assert (coupling(x, y2, "independent", a=a, b=b) * cost2).sum() > \
+        (coupling(x, y2, "exact", a=a, b=b) * cost2).sum() + 1e-3

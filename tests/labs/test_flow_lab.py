@@ -541,3 +541,21 @@ def test_sample_panel_axes_read_the_data_after_a_restyle(qapp) -> None:
         assert r.metrics.xlabels["NLL"] == "training step"
     finally:
         r.close()
+
+
+def test_the_1d_start_caption_states_the_start_densitys_own_std_and_peak():
+    """The untrained 1D flow's density is not 'nearly N(0, 1)': its std (0.82 for the
+    default seed) and peak, stated on screen, are those of the density drawn."""
+    import re
+
+    frame = next(flow.run(flow.Params(dimension="1d"), RunContext()))
+    m = re.search(r"std ([\d.]+) and peak ([\d.]+)", frame.caption)
+    assert m, frame.caption
+    curve = frame.panels[2].layers["start"]
+    x, y = curve.x, curve.y
+    mass = np.trapezoid(y, x)
+    mean = np.trapezoid(x * y, x) / mass
+    std = np.sqrt(np.trapezoid((x - mean) ** 2 * y, x) / mass)
+    assert float(m.group(1)) == pytest.approx(std, abs=0.006)
+    assert float(m.group(2)) == pytest.approx(y.max(), abs=0.006)
+    assert abs(std - 1.0) > 0.1  # not "nearly N(0, 1)"

@@ -357,7 +357,7 @@ def test_a_still_rising_distance_does_not_end_the_run() -> None:
     # the preset's story: some ULA chains diverge, MALA's stay on the target
     assert re.search(r"ULA sliced W₂ to p [\d.]+, \d+ chains diverged; MALA sliced W₂ to p "
                      r"[\d.]+ \(acceptance", frames[-1].caption)
-    assert _dist(frames, "MALA")[-1] < 0.2 * d[-1]
+    assert _dist(frames, "MALA")[-1] < 0.25 * d[-1]
 
 
 def test_levels_need_every_sampler_flat_and_restart_after_a_change() -> None:
@@ -375,3 +375,17 @@ def test_levels_need_every_sampler_flat_and_restart_after_a_change() -> None:
     assert first == 30 + 2 * 10 - 1  # ULA was flat long before: it waited for MALA
     lv_.reset(steps_per_frame=10)
     assert not lv_.add(chains, done + 10)
+
+
+def test_both_samplers_share_their_noise_so_with_every_move_accepted_they_agree():
+    """'The same start, step and noise for ULA and MALA': at η = 1e-4 MALA accepts every
+    move, and its chains stay ULA's exactly over many frames (the acceptance uniforms used to
+    be drawn from the noise stream: 0.023 apart after 2 steps)."""
+    p = L.Params(mode="sample", target="mixture", sampler="both", n_chains=200, eta=1e-4,
+                 steps_per_frame=5, n_steps=60, init="exact p")
+    frames = list(itertools.islice(L.run(p, RunContext()), 12))
+    last = frames[-1]
+    assert last.metrics.get("acceptance/MALA", 1.0) == 1.0
+    ula = last.panels[0].layers["chains"].xy
+    mala = last.panels[1].layers["chains"].xy
+    np.testing.assert_array_equal(ula, mala)

@@ -318,10 +318,10 @@ def test_inverse_cdf_samples_and_construction() -> None:
                                           0, 3.0))
     d = last.metrics["KS distance to F/samples"]
     assert d < 2 * last.metrics["KS distance to F/95% band"]
-    # the samples' distance to F is the uniforms' distance to U(0, 1): F(F⁻¹(u)) = u
+    # measured on the samples x against F
     xs = inverse_cdf("exponential", u, rate=2.0)
     assert d == pytest.approx(_ks(1 - np.exp(-2.0 * xs)), abs=1e-9)
-    assert f"KS distance to F is {d:.3f}" in last.caption
+    assert f"sup |F_n(x) − F(x)|, is {d:.3f}" in last.caption
     hist = last.panels[1].layers["samples"]
     assert np.sum(hist.heights * np.diff(hist.edges)) <= 1.0 + 1e-9
 
@@ -485,3 +485,42 @@ def test_lcg_preset_numbers_are_the_runs_own(preset: str) -> None:
     assert promised
     for claim in promised:
         assert claim in shown, (claim, shown)
+
+
+def test_a_tiny_lcgs_period_meets_21_lines_not_the_22_crossing_the_square() -> None:
+    """The full period of m = 256, a = 137 (the 'tiny lattice') lies on 21 lines with normal
+    (7, −15): 7U_t − 15U_{t+1} = k + 11/256 for k = −14 … 6 (a brute-force count of the
+    distinct values), while 22 lines of the family cross the unit square."""
+    from genlab.engine.sampling import planes_hit, worst_planes
+    from genlab.labs.sampling.lcg import lcg_spec
+
+    p = next(p for p in presets_for("sampling") if p.name == "a tiny LCG's lattice")
+    _, m, a, c = lcg_spec(p.params(Params))
+    u = lcg_uniforms(m, a, c, 0, m + 1)
+    pairs = np.column_stack([u[:m], u[1:m + 1]])
+    h, crossing = worst_planes(m, a, 2, c)
+    k = np.round(pairs @ h - 11 / 256, 9)
+    assert list(np.abs(h)) == [7, 15] and crossing == 22
+    assert np.allclose(k, np.round(k)) and sorted(set(k.astype(int))) == list(range(-14, 7))
+    assert planes_hit(pairs, h) == 21
+    frames = frames_of(p.params(Params))
+    assert "21 lines" in " ".join(frames[-1].texts())
+
+
+def test_the_inverse_cdf_ks_distance_measures_the_samples_not_the_uniforms() -> None:
+    """KS is computed on x against F: a wrong quantile (rate 2 for an F of rate 1) is caught,
+    while the uniforms behind it are perfectly uniform."""
+    from genlab.engine.sampling import cdf
+    from genlab.labs.sampling.common import KS_BAND, ks_to, ks_uniform
+
+    u = np.random.default_rng(0).random(4000)
+    band = KS_BAND / np.sqrt(len(u))
+    good = inverse_cdf("exponential", u, rate=1.0)
+    wrong = inverse_cdf("exponential", u, rate=2.0)
+    assert ks_to(good, lambda v: cdf("exponential", v, rate=1.0)) <= band
+    assert ks_to(wrong, lambda v: cdf("exponential", v, rate=1.0)) > 10 * band
+    assert ks_uniform(u) <= band  # what the lab used to report, whatever F⁻¹ did
+    p = replace(Params(), mode="inverse-cdf", dist="exponential")
+    last = frames_of(p)[-1]
+    x_group = [k for k in last.metrics if k.startswith("KS distance to F/samples")]
+    assert x_group

@@ -62,6 +62,9 @@ def run_1d(p: Params, ctx: RunContext) -> FrameGenerator:
     f_start = model.inverse(zs)
     p_start = np.exp(model.log_prob(xs))
     top = 1.2 * max(float(true.max()), float(data_hist.heights.max()), float(p_start.max()))
+    mass = np.trapezoid(p_start, xs)  # the grid holds all but a sliver of the start's mass
+    mean = np.trapezoid(xs * p_start, xs) / mass
+    start_std = float(np.sqrt(np.trapezoid((xs - mean) ** 2 * p_start, xs) / mass))
     frame_no, done, losses = 0, 0, np.zeros(0)
     while True:
         nll = trainer.nll(xt[:EVAL_POINTS])
@@ -105,7 +108,9 @@ def run_1d(p: Params, ctx: RunContext) -> FrameGenerator:
             "p(x)": Curve(xs, dens, series="model", width=2.5),
         }, title="data: p(x) and the points", xlim=X1D, ylim=(0.0, top),
             equal_aspect=False, xlabel="x", ylabel="density")
-        start = "Start (the map is nearly x = z, so p(x) is nearly N(0, 1)): "
+        start = (f"Start: the untrained map is near x = z but not it: p(x) has std "
+                 f"{start_std:.2f} and peak {float(p_start.max()):.2f} (N(0, 1): 1 and "
+                 f"{1 / np.sqrt(2 * np.pi):.2f}). ")
         head = lead(p, frame_no, done, len(losses), flat if converged else None, start)
         held_text = (f" / {signed(metrics['NLL/held-out'])} (held-out)" if len(xh) else "")
         caption = (head + "x = f(z) with z ~ N(0, 1) and f increasing, so p(x) = "

@@ -11,9 +11,13 @@ uses
 .. math:: \nabla\log p_w(x\mid y) = \nabla\log p(x) + w[\nabla\log p(x\mid y) - \nabla\log p(x)]
           = \nabla\log p(x) + w\,\nabla\log p(y\mid x),
 
-w = 0 the unconditional model, w = 1 the conditional one, w > 1 the tilted density
-:math:`p(x)p(y\mid x)^w`: samples go where the class is surest (fidelity up) and bunch up
-(diversity down).
+w = 0 the unconditional model, w = 1 the conditional one.  For w > 1 the field at each noise
+level t is the score of :math:`p_t(x)p_t(y\mid x)^w`, but these tilted densities are not the
+marginals of one diffusion, so the samples do not follow :math:`p_0(x)p_0(y\mid x)^w`, and
+what they do follow depends on the sampler (Chidambaram et al. 2024; Bradley & Nakkiran
+2024): samples go where the class is surest (fidelity up) and bunch up (diversity down),
+more than the tilted density would say.  The exact panel draws the tilted density's
+contours under its samples, so the gap shows.
 
 Frames: the training (a preview of guided samples, the conditional and unconditional losses
 against the training step), then a sweep of w over 0..10 in about 12 s (beats on w = 0 and

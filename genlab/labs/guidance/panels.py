@@ -26,6 +26,10 @@ from genlab.labs.guidance.settings import COND, GUIDED, UNCOND, Params, fidelity
 from genlab.labs.plane import signed
 
 SCORE_SERIES = ((UNCOND, "∅"), (COND, "y"), (GUIDED, "w"))
+W_ABOVE_ONE = ("w > 1: at each noise level the field is the score of p_t(x) p_t(y|x)^w, but "
+               "those are not the marginals of one diffusion, so the samples do not follow "
+               "p(x) p(y|x)^w (its contours under the exact samples) and depend on the "
+               "sampler: fidelity up, diversity down, more than the tilted density says.")
 MIN_ARROW_PX = 32.0
 LABEL_REACH = 0.075
 TOP_STEP = 0.25  # the trade-off panel's y limit grows in these steps, never cutting a curve
@@ -46,12 +50,25 @@ class Lab(Sampling):
     def sample_panel(self, kind: str, x: np.ndarray | None, current: bool, c: int,
                      w: float) -> Panel:
         layers: dict[str, Layer] = {"data": self._backdrop()}
+        if kind == "exact" and w > 1:
+            layers["p(x) p(y|x)^w"] = self.tilted(c, w)
         if x is not None:
             _, _, cls = self.measures(x, c)
             layers["samples"] = Points(x, labels=self.values[cls], size=0.75, alpha=0.9)
         who = "learned ε_θ(x, t, y)" if kind == "learned" else "exact scores"
         state = "" if current else " (sampling…)"
         return self._plane(layers, f"{who}: class {self.values[c]}, w = {w:.2f}{state}")
+
+    def tilted(self, c: int, w: float) -> Heatmap:
+        """Contours of the tilted density p₀(x)p₀(y|x)^w (t → 0), which guided samples do
+        not follow."""
+        key = (c, round(w, 6))
+        if getattr(self, "_tilted", (None,))[0] != key:
+            logd = self.cm.guided_log_density(self.heat_cells, 1e-3, c, w, self.schedule)
+            dens = np.exp(logd - logd.max()).reshape(S.HEAT_N, S.HEAT_N)
+            self._tilted = (key, Heatmap(dens, (*self.lim, *self.lim), contours=4,
+                                         show_image=False))
+        return self._tilted[1]
 
     def preview_panel(self, preview: np.ndarray, c: int, w: float, done: int) -> Panel:
         _, _, cls = self.measures(preview, c)
@@ -145,7 +162,7 @@ def caption(lab: Lab, p: Params, c: int, w: float, lead: str,
     elif w < 1:
         regime = "0 < w < 1: between unconditional and conditional."
     else:
-        regime = "w > 1 sharpens p(y | x)^w: fidelity up, diversity down."
+        regime = W_ABOVE_ONE
     parts = [lead,
              f"Guided score ∇log p(x) + w[∇log p(x|y) − ∇log p(x)] = ∇log p(x) + w ∇log "
              f"p(y|x), class y = {y}, w = {w:.2f}; {regime}"]

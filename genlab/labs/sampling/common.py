@@ -3,6 +3,8 @@ a few layers and measures."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from genlab.labs.frame import INK, MUTED, Curve, Histogram, Segments, Series
@@ -62,16 +64,23 @@ def density_hist(x: np.ndarray, edges: np.ndarray) -> Histogram:
 
 
 def ks_uniform(u: np.ndarray) -> float:
-    """Kolmogorov–Smirnov distance of the uniforms u to U(0, 1).
+    """Kolmogorov–Smirnov distance of the values u to U(0, 1).
 
-    For x = F⁻¹(u), F(x) = u, so this is also x's distance to F (and for z from Box–Muller,
-    Φ(z)'s distance to U(0, 1) is z's to N(0, 1))."""
+    Given F(x) for samples x, it is sup |F_n − F|, x's distance to F: measure the samples
+    themselves (``ks_to``), never the uniforms that made them, or an error in F⁻¹ would not
+    show."""
     n = len(u)
     if n == 0:
         return 0.0
     s = np.sort(u)
     i = np.arange(1, n + 1)
     return float(max((i / n - s).max(), (s - (i - 1) / n).max()))
+
+
+def ks_to(x: np.ndarray, cdf: Any) -> float:
+    """Kolmogorov–Smirnov distance sup_x |F_n(x) − F(x)| of the samples x to the law with
+    CDF ``cdf`` (vectorised)."""
+    return ks_uniform(np.asarray(cdf(np.asarray(x, np.float64)), np.float64))
 
 
 KS_BAND = 1.358  # the KS distance of n exact draws stays under 1.358/√n with probability 95%

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from genlab.engine.sampling import GENERATORS, lcg_uniforms, worst_planes
+from genlab.engine.sampling import GENERATORS, lcg_uniforms, planes_hit, worst_planes
 from genlab.labs.base import FrameGenerator
 from genlab.labs.frame import MUTED, Frame, Panel, Points, Segments
 from genlab.labs.sampling.common import SERIES, minus
@@ -105,8 +105,12 @@ def run_lcg(p: Params) -> FrameGenerator:
     triples = np.column_stack([u[:n], u[1:n + 1], u[2:n + 2]])
     ref = np.random.default_rng(p.seed).random(n + 2)
     ref_triples = np.column_stack([ref[:n], ref[1:n + 1], ref[2:n + 2]])
-    h, planes = worst_planes(m, a, 3, c)
-    h2, lines = worst_planes(m, a, 2, c)
+    h, crossing = worst_planes(m, a, 3, c)
+    h2, crossing2 = worst_planes(m, a, 2, c)
+    # the planes and lines that carry points: the cube count is only a bound (a tiny LCG's
+    # period meets 21 of the 22 lines crossing the square)
+    planes = planes_hit(triples, h) if crossing <= 60 else crossing
+    lines = planes_hit(pairs, h2) if crossing2 <= 60 else crossing2
     edge_on = edge_on_frame(h)
     along = (triples @ edge_on[0], ref_triples @ edge_on[0])
 

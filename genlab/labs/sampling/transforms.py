@@ -8,6 +8,7 @@ to the exact law beside the 95% band of n exact draws.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from genlab.labs.sampling.common import (
     arrivals,
     density_hist,
     ks_metrics,
+    ks_to,
     ks_uniform,
     minus,
     smooth,
@@ -235,10 +237,11 @@ def run_inverse_cdf(p0: Params) -> FrameGenerator:
                                              tuple(t for t, _ in names), series="traced draws")
         edges = np.linspace(lo, hi, 41)
         hist_layers: dict[str, Layer] = {"f(x)": Curve(gx, fx, series="exact")}
+        law = functools.partial(cdf, p.dist, **params)
         metrics: dict[str, float] = {}
         if done >= ENOUGH:
             hist_layers["samples"] = density_hist(xs[:done], edges)
-            metrics = ks_metrics(X_GROUP, ks_uniform(u[:done]), done)
+            metrics = ks_metrics(X_GROUP, ks_to(xs[:done], law), done)
         else:
             hist_layers["samples"] = Points(
                 np.column_stack([np.clip(xs[:done], lo, hi), np.full(done, 0.02 * fx.max())]),
@@ -251,10 +254,11 @@ def run_inverse_cdf(p0: Params) -> FrameGenerator:
             caption = (f"{_how(p)}: a uniform height u on the CDF maps to the x where "
                        "F(x) = u, so x has density f.")
         else:
-            d = ks_uniform(u[:done])
-            caption = (f"{_how(p)}. All {n} samples: their KS distance to F is {d:.3f}, the "
-                       "uniforms' own distance to U(0, 1), since F(F⁻¹(u)) = u; the 95% band "
-                       f"of {n} exact draws is {KS_BAND / np.sqrt(n):.3f}.")
+            d = ks_to(xs[:done], law)
+            band = KS_BAND / np.sqrt(n)
+            caption = (f"{_how(p)}. All {n} samples: their KS distance to F, "
+                       f"sup |F_n(x) − F(x)|, is {d:.3f}, {'within' if d <= band else 'outside'}"
+                       f" the 95% band of {n} exact draws ({band:.3f}).")
         panels = (
             Panel(cdf_layers, title="u = F(x)", xlim=(lo, hi), ylim=(-0.03, 1.03),
                   equal_aspect=False, xlabel="x", ylabel="u"),
