@@ -35,9 +35,18 @@ def _check(f: Frame) -> None:
     assert f.first_nonfinite() is None, (f.title, f.first_nonfinite())
 
 
+def _span(title: str) -> tuple[int, int]:
+    """The iterations a frame title names: "iteration 7 / …" or "iterations 7–12 / …"."""
+    words = title.split("EM · ")[1].split(" /")[0].split()
+    a, _, b = words[1].partition("–")
+    return int(a), int(b or a)
+
+
 def _check_sequence(frames: list[Frame], params: em.Params) -> None:
     """Frame 0 is the start; then an E-step (at x = i − ½) and an M-step (at x = i) frame per
-    iteration i, or one frame per iteration of Adam alone once EM has converged beside it."""
+    iteration i, one frame per iteration of Adam alone once EM has converged beside it, or one
+    frame for iterations a–b of a fast forward (at x = b), which a frame of every iteration
+    after a quiet one ends."""
     total = 1 + 2 * params.n_iter
     em_done = False
     it = 0
@@ -51,10 +60,18 @@ def _check_sequence(frames: list[Frame], params: em.Params) -> None:
         layers = f.panels[0].layers
         expected = ["data", "ellipses"] if params.density == "none" else [
             "density", "data", "ellipses"]
-        assert [n for n in layers if n != "key"] == expected
+        assert list(layers) == expected
         assert isinstance(layers["data"], Points)
         assert isinstance(layers["ellipses"], Ellipses)
-        assert layers["ellipses"].n_std == (1.0, 2.0)
+        assert layers["ellipses"].n_std == (1.0, 2.0) and layers["ellipses"].series == "EM"
+        if "fast forward" in f.title:
+            a, b = _span(f.title)
+            assert a == it + 1 and b >= a and f.x == b and f.pace == em.FF_PACE
+            assert b - a < em.FF_MAX and "ast forward" in f.caption
+            assert f.x > em.SLOW_ITERS
+            it = b
+            em_done = em_done or "converged" in f.title
+            continue
         if em_done:
             it += 1
             assert "Adam alone" in f.title and f.caption.startswith("Adam alone")
@@ -65,8 +82,9 @@ def _check_sequence(frames: list[Frame], params: em.Params) -> None:
         else:
             assert "M-step" in f.title and f.caption.startswith("M-step") and f.x == it
             em_done = "converged" in f.title
+        assert _span(f.title) == (it, it)
         assert f.title.startswith(f"EM · iteration {it} / {params.n_iter}")
-        assert f.pace in (em.pace_of(it), em.pace_of(it, quiet=True))
+        assert f.pace == em.pace_of(it)
 
 
 def _assert_never_decreases(frames: list[Frame], reg: float) -> None:
@@ -91,6 +109,8 @@ def test_defaults_full_run() -> None:
     heat = f0.panels[0].layers["density"]
     assert isinstance(heat, Heatmap) and heat.values.shape == (em.GRID, em.GRID)
     assert heat.extent == (*f0.panels[0].xlim, *f0.panels[0].ylim)
+    # the peak at 1/1.6 of the ramp: the coloured points stay visible on it in both themes
+    assert heat.levels == pytest.approx((0.0, em.DENSITY_HEADROOM * heat.values.max()))
     # 8 gaussians: one component per cluster at the end, and EM said it converged
     last = frames[-1]
     assert "converged" in last.title and "converged" in last.caption
@@ -223,7 +243,7 @@ def test_live_density_change() -> None:
         assert "density" not in f2.panels[0].layers
         f3 = gen.send(replace(params, density="contours"))
         heat = f3.panels[0].layers["density"]
-        assert heat.contours == 8 and not heat.show_image
+        assert heat.contours == 8 and not heat.show_image and heat.levels is None
         # a non-live change sent by mistake does not alter the run
         f4 = gen.send(replace(params, density="contours", k=3))
         assert f4.panels[0].layers["ellipses"].means.shape == (params.k, 2)
@@ -294,41 +314,103 @@ def test_first_iterations_are_slow_and_the_converged_end_is_held() -> None:
     frames = _frames(em.Params())
     secs = _seconds(frames)
     assert secs[0] >= 1.5  # the start: data and the initial components
-    first = [s for f, s in zip(frames, secs, strict=True) if 0 < (f.x or 0) <= em.SLOW_ITERS]
-    assert len(first) == 2 * em.SLOW_ITERS
-    assert min(first) >= 0.5 and sum(first) >= 4.0  # a second per iteration at least
-    late = [s for f, s in zip(frames[:-1], secs[:-1], strict=True)
-            if (f.x or 0) > em.SLOW_ITERS + em.EASE_ITERS]
-    assert late and max(late) < min(first)  # later iterations go faster
+    assert secs[1] >= 2.0 and secs[2] >= 2.0  # the first E-step, then the first M-step
+    per_iter = [secs[2 * i - 1] + secs[2 * i] for i in range(1, len(frames) // 2 + 1)]
+    assert min(per_iter[:em.SLOW_ITERS]) >= 1.5  # the first iterations in slow motion ...
+    assert np.all(np.diff(per_iter[:-1]) <= 1e-12)  # ... then faster and faster ...
+    assert max(per_iter[em.EASE_ITERS:-1]) <= 2 * em.FAST / em.FPS  # ... to FAST
     assert frames[-1].hold == em.HOLD_END and "converged" in frames[-1].title
-    assert 15 <= secs.sum() <= 40  # the default demo, at its own speed
+    assert 20 <= secs.sum() <= 40  # the default demo, at its own speed
 
 
-def test_a_creeping_fit_ends_once_it_has_settled() -> None:
+def test_the_default_demo_shows_every_iteration() -> None:
+    """The 8 gaussians pause with two components on one cluster before they split: that
+    stretch is shown iteration by iteration, never fast-forwarded."""
+    frames = _frames(em.Params())
+    assert not any("fast forward" in f.title for f in frames)
+    assert len(frames) == 1 + 2 * int(frames[-1].x)
+
+
+def _plain(params: em.Params, monkeypatch: pytest.MonkeyPatch) -> list[Frame]:
+    """The same run never fast-forwarded: an M-step frame for every iteration."""
+    with monkeypatch.context() as m:
+        m.setattr(em.pacing, "next_batch", lambda *a: 0)
+        return _frames(params)
+
+
+def _per_iteration(plain: list[Frame]) -> dict[int, tuple[float, np.ndarray]]:
+    """Iteration -> (mean log-likelihood, means) from a run's start and M-step frames."""
+    return {int(f.x): (_ll(f), f.panels[0].layers["ellipses"].means) for f in plain
+            if f.x == int(f.x)}
+
+
+def test_a_quiet_stretch_is_fast_forwarded_without_skipping_a_move(monkeypatch) -> None:
+    """Diagonal covariances on the moons creep for 30 iterations: a fast forward (2, 4, 8 …
+    iterations a frame) plays them in a second, starts only after QUIET_ITERS quiet
+    iterations, covers only quiet ones (but its last), and shows each fit exactly as the
+    iteration it ends at."""
+    p = next(p for p in presets_for("em") if p.name == "diagonal vs full")
+    params = p.params(em.Params)
+    fast, plain = _frames(params), _plain(params, monkeypatch)
+    path = _per_iteration(plain)
+    width = fast[0].panels[0].xlim[1] - fast[0].panels[0].xlim[0]
+
+    def quiet(i: int) -> bool:
+        (l0, m0), (l1, m1) = path[i - 1], path[i]
+        return abs(l1 - l0) < em.QUIET_GAIN and \
+            np.linalg.norm(m1 - m0, axis=1).max() < em.QUIET_MOVE * width
+
+    ff = [f for f in fast if "fast forward" in f.title]
+    assert len(ff) >= 3
+    sizes = []
+    for f in ff:
+        a, b = _span(f.title)
+        sizes.append(b - a + 1)
+        assert all(quiet(i) for i in range(a, b))
+        assert all(quiet(i) for i in range(a - em.QUIET_ITERS, a))
+        assert _ll(f) == path[b][0]
+        np.testing.assert_array_equal(f.panels[0].layers["ellipses"].means, path[b][1])
+        gains = [path[i][0] - path[i - 1][0] for i in range(a, b + 1)]
+        assert f"{_fmt(path[a - 1][0])} → {_fmt(path[b][0])}" in f.caption
+        assert all(g < em.QUIET_GAIN for g in gains[:-1])
+        assert ("while the fit barely moves" in f.caption) == quiet(b)
+        assert ("until the fit moves again" in f.caption) == (not quiet(b))
+    assert sizes[:3] == [2, 4, 8]
+    assert fast[-1].x == plain[-1].x == params.n_iter
+    assert fast[-1].caption.endswith(plain[-1].caption.split(". ")[-1])
+    tail = _seconds(fast[fast.index(ff[0]):-1]).sum()
+    assert tail <= 2.0 < _seconds(plain).sum() - _seconds(fast).sum()
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4f}".replace("-", "−")
+
+
+def test_a_creeping_fit_ends_once_it_has_settled(monkeypatch) -> None:
     """The moons with K = 2 gain ~8e-7 per iteration for ever: the run ends once that has
-    lasted STILL_ITERS iterations, and the caption's numbers are those of the frames."""
+    lasted STILL_ITERS iterations, and the caption's numbers are those of the iterations."""
     p = next(p for p in presets_for("em") if p.name.startswith("moons with K = 2"))
     params = p.params(em.Params)
     frames = _frames(params)
     last = frames[-1]
-    m_frames = [f for f in frames if "M-step" in f.title]
-    assert len(m_frames) < params.n_iter and "converged" in last.title
+    assert last.x < params.n_iter and "converged" in last.title
     assert f"last {em.STILL_ITERS} iterations" in last.caption
-    ll = [_ll(f) for f in [frames[0], *m_frames]]
+    path = _per_iteration(_plain(params, monkeypatch))
+    assert max(path) == last.x
+    its = sorted(path)
+    ll = np.array([path[i][0] for i in its])
     gains = np.abs(np.diff(ll))[-em.STILL_ITERS:]
     assert gains.max() < em.STILL_GAIN
     assert f"at most {gains.max():.1e} per iteration" in last.caption
-    means = [f.panels[0].layers["ellipses"].means for f in [frames[0], *m_frames]]
     width = last.panels[0].xlim[1] - last.panels[0].xlim[0]
-    moves = [np.linalg.norm(b - a, axis=1).max() / width
-             for a, b in zip(means[:-1], means[1:], strict=True)][-em.STILL_ITERS:]
+    moves = [np.linalg.norm(path[i][1] - path[i - 1][1], axis=1).max() / width
+             for i in its[1:]][-em.STILL_ITERS:]
     assert max(moves) < em.STILL_MOVE
     assert f"more than {100 * max(moves):.2g}% of the view" in last.caption
     assert last.hold == em.HOLD_END
-    # the creep before that plays at the quiet pace, not at the pace of a moving fit
-    quiet = [f for f in frames if f.pace == em.QUIET]
-    assert len(quiet) >= 2 * em.STILL_ITERS
-    assert all(f.x > em.SLOW_ITERS for f in quiet)
+    # the creep before that is fast-forwarded, not played iteration by iteration
+    assert "fast forward" in last.title and last.pace == em.FF_PACE
+    assert len(frames) < 1 + 2 * last.x
 
 
 def test_a_pause_before_a_split_does_not_end_the_run() -> None:
@@ -363,8 +445,8 @@ def test_em_and_adam_one_look_each_and_adam_goes_on_alone() -> None:
         em_panel, adam_panel = f.panels
         assert em_panel.series_names() == ["EM"] and adam_panel.series_names() == ["Adam"]
         assert em_panel.legend and adam_panel.legend
-        assert em_panel.layers["ellipses"].dashed == look["EM"].dashed
-        assert adam_panel.layers["ellipses"].dashed == look["Adam"].dashed
+        assert em_panel.layers["ellipses"].series == "EM"
+        assert adam_panel.layers["ellipses"].series == "Adam"
         assert set(f.metrics) == {"mean log-likelihood/EM", "mean log-likelihood/Adam"}
         assert "Adam steps" in f.xlabel
     alone = [f for f in frames if "Adam alone" in f.title]
@@ -386,12 +468,32 @@ def test_em_and_adam_one_look_each_and_adam_goes_on_alone() -> None:
     assert "before Adam converged" in frames[-1].caption
 
 
+def test_adam_alone_is_fast_forwarded_once_it_barely_moves() -> None:
+    pytest.importorskip("torch")
+    params = replace(em.Params(), compare_adam=True, dataset="gaussian", n_points=200, k=1,
+                     n_iter=40, adam_lr=0.1)
+    frames = _frames(params)
+    _check_sequence(frames, params)
+    ff = [f for f in frames if "fast forward" in f.title]
+    assert ff and all("Adam alone" in f.title and f.caption.startswith("Adam alone")
+                      for f in ff)
+    em_means = frames[-1].panels[0].layers["ellipses"].means
+    for before, f in zip(frames[frames.index(ff[0]) - 1:], ff, strict=False):
+        np.testing.assert_array_equal(f.panels[0].layers["ellipses"].means, em_means)
+        was, now = (g.metrics["mean log-likelihood/Adam"] for g in (before, f))
+        assert f"Adam's mean log-likelihood {_fmt(was)} → {_fmt(now)}" in f.caption
+        assert "EM's mean log-likelihood" not in f.caption
+        assert f"after {params.adam_steps_per_iter * int(f.x)} steps" in f.caption
+    assert "Adam has converged" in frames[-1].caption
+    assert frames[-1].caption.endswith("so the run ends here.")
+
+
 def test_race_sentence_names_the_first_adam_step_that_matched_em() -> None:
     trace = [(5, -3.0), (10, -2.0015), (15, -2.0005), (20, -1.9)]
-    assert em._race(7, -2.0, trace) == (
+    assert em.race(7, -2.0, trace) == (
         "EM converged in 7 iterations; Adam came within 0.001 of its mean log-likelihood "
         "after 15 steps.")
-    assert "is not within 0.001 of its mean log-likelihood after 10 steps" in em._race(
+    assert "is not within 0.001 of its mean log-likelihood after 10 steps" in em.race(
         7, -2.0, trace[:2])
 
 

@@ -1,6 +1,6 @@
 """Lab "sampling": from uniform numbers to Gaussians, one step at a time.
 
-Modes, each a story of about ten seconds at the lab's speed:
+Modes, each a story of ten to fifteen seconds at the lab's speed:
 
 * ``lcg`` (``lcg.py``): a linear congruential generator X_{t+1} = (a X_t + c) mod m; its
   pairs in the unit square, and its triples in the unit cube turning until they are seen

@@ -24,7 +24,7 @@ SERIES = (
 )
 
 # The lab's speed; each mode's frames carry their own pace (slow motion for single draws) and
-# holds (its key pictures), so every story takes about ten seconds at this speed.
+# holds (its key pictures), so every story takes ten to fifteen seconds at this speed.
 FPS = 20.0
 HOLD_END = 3.0  # seconds the last picture of every mode stays
 

@@ -2,15 +2,17 @@
 
 Cholesky: the standard normal cloud is held, then sheared by x = sμ + ((1 − s)I + sL)z as s
 goes from 0 to 1, the columns of the map drawn as arrows, until it fills N(μ, Σ).
-Ancestral: over the mixture's components (1σ and 2σ contours, named at the top in their
-colours), the first points choose their component one by one (each appears at its mean), the
-rest follow, and after a beat every point moves from its mean to x ~ N(μ_k, Σ_k).
+Ancestral: over the mixture's components (1σ and 2σ contours, each named in its colour where
+the text covers fewest samples, its weight π_k named on its bar), the first points choose
+their component one by one (each appears at its mean), the rest follow, and after a beat every
+point moves from its mean to x ~ N(μ_k, Σ_k).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from genlab.engine import gmm
 from genlab.engine.sampling import ancestral_gmm, cholesky, cov_from
 from genlab.labs.base import FrameGenerator
 from genlab.labs.frame import (
@@ -42,14 +44,27 @@ HOLD_START = 2.0  # seconds on z ~ N(0, I) before it moves
 CH_GROUP = "‖Cov(x) − Σ‖"
 ARROW_PX = 6.0  # the columns' lengths are the story: lengthen only one too short to see
 # Ancestral: AN_SLOW points choose their component one by one, AN_GAP frames apart at
-# AN_SLOW_PACE; the rest over AN_FLOOD frames; a beat; then AN_MOVE frames to x.
-AN_SLOW, AN_GAP, AN_FLOOD, AN_MOVE = 5, 6, 18, 30
+# AN_SLOW_PACE (1.25 s each at FPS, the first held HOLD_FIRST more, long enough to read how
+# k is drawn); the rest over AN_FLOOD frames; a beat; then AN_MOVE frames to x.
+AN_SLOW, AN_GAP, AN_FLOOD, AN_MOVE = 4, 10, 18, 30
 AN_SLOW_PACE, AN_PACE = 2.5, 1.6
+HOLD_FIRST = 1.5
 ENOUGH = 20  # points drawn before their distance to π is plotted
 HOLD_CHOSEN = 1.5  # seconds on "every point has its component", before they move
 # Component k's palette colour: neither the exact weights' vermillion (their dashed marks sit
 # on the bars) nor the orange next to it; blue, green, pink, olive, purple, cyan, brown, grey.
 COMPONENT_COLOURS = np.array([0, 2, 4, 8, 12, 9, 6, 7])
+# Each component's name is anchored just outside its 2σ contour (or further, on LABEL_RINGS σ,
+# with a leader line), where its text, about
+# LABEL_LIFT above the anchor and LABEL_HALF in half size (data units of the ±4.5 view at
+# window sizes), covers the least of the mixture.
+LABEL_RINGS = (2.2, 2.8, 3.4, 4.0)
+LABEL_FURTHER = 1e-3  # a density cost per ring further out (about a sample under the text)
+LABEL_LIFT = 0.65
+LABEL_HALF = (0.42, 0.22)
+
+
+_SUB = "₀₁₂₃₄₅₆₇₈₉"
 
 
 def _fmt(v: float) -> str:
@@ -134,6 +149,34 @@ def mixture(p: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return weights, means, covs
 
 
+def label_anchors(weights: np.ndarray, means: np.ndarray, covs: np.ndarray,
+                  lim: tuple[float, float]) -> np.ndarray:
+    """Where each component's name is anchored: the point of its LABEL_RINGS σ contours
+    whose text (placed above the anchor) covers the least mixture density, so the fewest
+    samples, clear of the names placed before it and inside the view."""
+    t = np.linspace(0.0, 2.0 * np.pi, 24, endpoint=False)
+    circle = np.column_stack([np.cos(t), np.sin(t)])
+    hw, hh = LABEL_HALF
+    box = np.array([[dx, LABEL_LIFT + dy] for dx in (-hw, 0.0, hw) for dy in (-hh, hh)])
+    out = np.zeros_like(means)
+    taken: list[np.ndarray] = []
+    for j in np.argsort(-weights, kind="stable"):  # the heaviest choose first
+        root = np.linalg.cholesky(covs[j])
+        ring = np.concatenate([means[j] + r * circle @ root.T for r in LABEL_RINGS])
+        further = np.repeat(np.arange(len(LABEL_RINGS)), len(t)) * LABEL_FURTHER
+        spots = ring[:, None, :] + box[None]
+        dens = np.exp(gmm.log_density(spots.reshape(-1, 2), weights, means, covs))
+        cost = dens.reshape(len(ring), -1).max(axis=1) + further
+        centre = ring + [0.0, LABEL_LIFT]
+        for c in taken:
+            cost += 1e3 * ((np.abs(centre - c) < [2 * hw, 2 * hh]).all(axis=1))
+        cost += 1e3 * ((np.abs(centre) + [hw, hh]) > lim[1]).any(axis=1)
+        best = int(np.argmin(cost))
+        out[j] = ring[best]
+        taken.append(centre[best])
+    return out
+
+
 def run_ancestral(p: Params) -> FrameGenerator:
     n = p.n_samples
     weights, means, covs = mixture(p)
@@ -144,17 +187,18 @@ def run_ancestral(p: Params) -> FrameGenerator:
     chosen = int(arrive[-1])  # the frame on which every point has its component
     frames = chosen + 1 + AN_MOVE
     lim = (-4.5, 4.5)
-    # each component named at its mean, in its own colour (a label per component)
+    # each component named beside its contour, in its own colour; its weight on its bar
     colour = COMPONENT_COLOURS[:kk]
-    # each named at the top of its 2σ contour, so the text sits clear of its own cloud
-    top = means + 2.0 * np.column_stack([covs[:, 0, 1], covs[:, 1, 1]]) / np.sqrt(
-        covs[:, 1, 1])[:, None]
-    names = {f"k = {j + 1}": Labels(top[j:j + 1], (f"k = {j + 1}, π = {w:.2f}",),
-                                    series=int(colour[j]))
-             for j, w in enumerate(weights)}
+    top = label_anchors(weights, means, covs, lim)
+    names = {f"k = {j + 1}": Labels(top[j:j + 1], (f"k = {j + 1}",), series=int(colour[j]))
+             for j in range(kk)}
     ticks = np.arange(1, kk + 1)
     pi_marks = Segments(np.column_stack([ticks - 0.45, weights]),
                         np.column_stack([ticks + 0.45, weights]), series="exact")
+    # each weight named on its mark, in its component's colour
+    pi_names = {f"π{j + 1}": Labels([[j + 1.0, w]], (f"π{_SUB[j + 1]} = {w:.2f}",),
+                                    series=int(colour[j]))
+                for j, w in enumerate(weights)}
     ylim_bar = (0.0, float(min(1.0, 1.5 * weights.max() + 0.05)))
     title = f"Ancestral sampling: a mixture of {kk} Gaussians"
     for f in range(frames):
@@ -177,6 +221,7 @@ def run_ancestral(p: Params) -> FrameGenerator:
                                             series=int(colour[j]))
             for j in range(kk)}
         bars["π"] = pi_marks
+        bars.update(pi_names)
         tv = 0.5 * float(np.abs(freq - weights).sum())
         metrics = {"TV(frequencies, π)": tv} if k >= ENOUGH else {}
         if f < slow_end:
@@ -198,7 +243,8 @@ def run_ancestral(p: Params) -> FrameGenerator:
                   ylabel="frequency"),
         )
         pace = AN_SLOW_PACE if f < slow_end else AN_PACE
-        hold = HOLD_CHOSEN if f == chosen else HOLD_END if f == frames - 1 else 0.0
+        hold = (HOLD_FIRST if f == 0 else HOLD_CHOSEN if f == chosen
+                else HOLD_END if f == frames - 1 else 0.0)
         new = yield Frame(step=f, total=frames, title=title, panels=panels,
                           metrics=metrics, caption=caption,
                           series=SERIES, x=k, xlabel="samples drawn", pace=pace, hold=hold)

@@ -31,16 +31,17 @@ from genlab.labs.sampling.common import (
 )
 from genlab.labs.sampling.params import Params
 
-# Box–Muller: BM_SLOW pairs arrive one by one, BM_GAP frames apart, each flying BM_MOVE frames
-# at BM_SLOW_PACE (1.25 s a flight at FPS); the first to land is held; then the flood.
-BM_SLOW, BM_GAP, BM_MOVE, BM_FLOOD = 3, 12, 10, 24
+# Box–Muller: BM_SLOW pairs arrive one by one, BM_GAP frames apart (two seconds a draw at FPS),
+# each flying BM_MOVE frames at BM_SLOW_PACE (1.25 s); the first to land is held; then the flood.
+BM_SLOW, BM_GAP, BM_MOVE, BM_FLOOD = 3, 16, 10, 24
 BM_SLOW_PACE, BM_PACE = 2.5, 1.5
 HOLD_LANDED = 1.0
 Z_GROUP = "KS distance of z1 to N(0, 1)"
 ENOUGH = 20  # landed draws before their histogram and distances are shown
-# Inverse CDF: IC_SLOW heights u followed one by one, the path growing over IC_GROW frames at
-# IC_SLOW_PACE (a second each at FPS); then the flood.
-IC_SLOW, IC_GROW, IC_FLOOD = 5, 8, 36
+# Inverse CDF: IC_SLOW heights u followed one by one, IC_GAP frames apart at IC_SLOW_PACE (two
+# seconds a draw at FPS), the path growing over IC_GROW of them and then held with its x named;
+# then the flood.
+IC_SLOW, IC_GROW, IC_GAP, IC_FLOOD = 4, 10, 16, 36
 IC_SLOW_PACE, IC_PACE = 2.5, 1.5
 X_GROUP = "KS distance to F"
 
@@ -107,7 +108,7 @@ def run_box_muller(p: Params) -> FrameGenerator:
                 plane["names"] = Labels(
                     np.array([0.5 * z[i], [r_arc * np.cos(mid), r_arc * np.sin(mid)]]),
                     (f"R = {radius[i]:.2f}", f"θ = {theta[i]:.2f}"), series="traced draws")
-        hist: dict[str, Layer] = {"N(0, 1)": Curve(gx, normal, series="exact")}
+        hist: dict[str, Layer] = {}
         metrics: dict[str, float] = {}
         if len(landed) >= ENOUGH:
             hist["z1"] = density_hist(landed[:, 0], edges)
@@ -116,6 +117,8 @@ def run_box_muller(p: Params) -> FrameGenerator:
         else:  # a histogram of a few draws is a few towers: mark each z1 on the axis instead
             hist["z1"] = Points(np.column_stack([landed[:, 0], np.full(len(landed), 0.012)]),
                                 series="samples")
+        # over the bars, whose translucent fill would turn it grey
+        hist["N(0, 1)"] = Curve(gx, normal, series="exact")
         if f < slow_end:
             i = min(f // BM_GAP, k - 1)
             caption = (f"Draw {i + 1}: U1 = {u1[i]:.3f} and U2 = {u2[i]:.3f} give "
@@ -196,9 +199,9 @@ def run_inverse_cdf(p0: Params) -> FrameGenerator:
     p = p0
     n = p0.n_samples
     u = np.random.default_rng(p0.seed).random(n)
-    arrive = arrivals(n, IC_SLOW, IC_GROW, IC_FLOOD)
+    arrive = arrivals(n, IC_SLOW, IC_GAP, IC_FLOOD)
     grow = np.where(np.arange(n) < IC_SLOW, IC_GROW, 1)
-    slow_end = min(IC_SLOW, n) * IC_GROW
+    slow_end = min(IC_SLOW, n) * IC_GAP
     frames = int(arrive[-1]) + 1
     cache_key: tuple[Any, ...] | None = None
     xs = np.zeros(0)
@@ -236,7 +239,7 @@ def run_inverse_cdf(p0: Params) -> FrameGenerator:
                 cdf_layers["names"] = Labels(np.array([xy for _, xy in names]),
                                              tuple(t for t, _ in names), series="traced draws")
         edges = np.linspace(lo, hi, 41)
-        hist_layers: dict[str, Layer] = {"f(x)": Curve(gx, fx, series="exact")}
+        hist_layers: dict[str, Layer] = {}
         law = functools.partial(cdf, p.dist, **params)
         metrics: dict[str, float] = {}
         if done >= ENOUGH:
@@ -246,6 +249,7 @@ def run_inverse_cdf(p0: Params) -> FrameGenerator:
             hist_layers["samples"] = Points(
                 np.column_stack([np.clip(xs[:done], lo, hi), np.full(done, 0.02 * fx.max())]),
                 series="samples")
+        hist_layers["f(x)"] = Curve(gx, fx, series="exact")  # over the bars
         if f < slow_end:
             i = k - 1
             caption = (f"Draw {i + 1}: the height u = {u[i]:.3f} goes across to the CDF and "
