@@ -101,7 +101,7 @@ class Monkey:
     def look(self) -> None:
         r = self.rng.random()
         if r < 0.4:
-            self.win.theme_action.toggle()
+            self.win.toggle_theme()
         elif r < 0.7:
             self.win.zoom(1.15)
         else:

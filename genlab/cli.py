@@ -1,4 +1,7 @@
-"""Command line: ``genlab`` (the window), ``genlab list``, ``genlab render``, ``genlab bench``.
+"""genlab: the window, and list, render, train, sample and bench on the command line.
+
+``genlab`` opens the window; ``genlab list``, ``genlab render``, ``genlab train`` and
+``genlab sample`` (these two in ``genlab.cli_train``), ``genlab bench``.
 
 Bad input (an unknown lab, preset or field, a value out of range, a file that cannot be read
 or written) exits with status 2 and one line on stderr naming what is wrong; a run that fails
@@ -22,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="open the window (the default)")
     gui.add_argument("lab", nargs="?", default=None)
     gui.add_argument("--preset", default=None)
+    gui.add_argument("--scene", default=None, help="open a scene file (File → Save scene)")
+    pres = sub.add_parser("present", help="open a lecture (a JSON list of scenes) in "
+                                          "presentation mode")
+    pres.add_argument("lecture")
+    pres.add_argument("--presenter", action="store_true",
+                      help="show the presenter window even with one screen")
     sub.add_parser("list", help="print the labs and their presets")
     r = sub.add_parser("render", help="render a lab headless to .png, .svg, .gif or .mp4")
     r.add_argument("lab")
@@ -49,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--data", default=None,
                    help="CSV/NPY points (x,y or x,y,label) for the 'drawn' dataset")
     r.add_argument("--out", required=True)
+    from genlab.cli_train import add_parsers
+    from genlab.slides import add_parser as add_slides
+
+    add_parsers(sub)
+    add_slides(sub)
     b = sub.add_parser("bench", help="run the benchmarks and print the figures")
     b.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     return p
@@ -61,6 +75,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list()
         if args.command == "render":
             return _render(args)
+        if args.command == "slides":
+            from genlab.slides import run as slides
+
+            return slides(args)
+        if args.command == "present":
+            from genlab.ui.app import run_present
+            from genlab.ui.scene import SceneError, load_lecture
+
+            try:
+                lecture = load_lecture(args.lecture)
+            except SceneError as e:
+                raise ParamError(str(e)) from None
+            return run_present(lecture, args.presenter)
+        if args.command in ("train", "sample"):
+            from genlab import cli_train
+
+            return cli_train.train(args) if args.command == "train" else cli_train.sample(args)
         if args.command == "bench":
             from genlab.bench import run_benchmarks
 
@@ -75,7 +106,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from genlab.labs.presets import find_preset
 
             find_preset(lab, preset)
-        return run_gui(lab, preset)
+        scene = getattr(args, "scene", None)
+        if scene is not None:
+            from genlab.ui.scene import SceneError, load_scene
+
+            try:
+                load_scene(scene)  # checked before a window opens
+            except SceneError as e:
+                raise ParamError(str(e)) from None
+        return run_gui(lab, preset, scene)
     except ParamError as e:
         return _fail(str(e), 2)
     except KeyboardInterrupt:

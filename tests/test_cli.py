@@ -144,3 +144,37 @@ def test_negative_zero_is_zero(tmp_path):
     r = genlab("render", "em", "--set", "noise=-0", "--set", "n_iter=2", "--out",
                str(tmp_path / "z.png"))
     assert r.returncode == 0, r.stderr
+
+
+def test_slides_render_every_preset_with_an_index(tmp_path):
+    """genlab slides --labs em,ot: one file per preset, decoded, and both indexes listing
+    them with their lab, preset name and description."""
+    import re
+
+    from PIL import Image
+
+    from genlab.labs.presets import presets_for
+
+    out = tmp_path / "deck"
+    r = genlab("slides", "--labs", "em,ot", "--format", "png", "--size", "480x320",
+               "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    html = (out / "index.html").read_text()
+    md = (out / "index.md").read_text()
+    files = re.findall(r'<img src="([^"]+)"', html)
+    want = [p for lab in ("em", "ot") for p in presets_for(lab)]
+    assert len(files) == len(want)
+    for p in want:
+        assert p.name in md and p.description[:40] in md
+    for f in files:
+        with Image.open(out / f) as im:
+            assert im.size == (480, 320)
+            assert np.asarray(im.convert("RGB")).std() > 10
+
+
+def test_slides_bad_lab_and_unwritable_folder(tmp_path):
+    r = genlab("slides", "--labs", "em,nope", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "valid labs are" in r.stderr and "Traceback" not in r.stderr
+    r = genlab("slides", "--labs", "em", "--out", "/proc/deck")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert len([ln for ln in r.stderr.splitlines() if ln.strip()]) == 1

@@ -28,13 +28,20 @@ class RunContext:
     or None (all 0);
     picks: (k, 2) points the user clicked in "place" mode (e.g. EM's initial means), or None;
     device: "auto" (CUDA or MPS when present, else CPU: see engine.device.resolve), or
-    "cpu", "cuda", "mps", for labs that train with torch.
+    "cpu", "cuda", "mps", for labs that train with torch;
+    checkpoint: a checkpoint file the run starts from (File → Open checkpoint), or None;
+    requests: a queue (``queue.SimpleQueue``) of commands from the window that a training lab
+    takes between steps, e.g. ``("save", path)``; None when nobody sends any;
+    images: a file or folder of the user's images (File → Open image data), or None.
     """
 
     drawn: np.ndarray | None = None
     drawn_labels: np.ndarray | None = None
     picks: np.ndarray | None = None
     device: str = "auto"
+    checkpoint: str | None = None
+    requests: Any = None
+    images: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,12 @@ class LabInfo:
     uses_picks: bool = False
     fps: float = 20.0
     series: tuple[Series, ...] = ()
+    # labs whose model can also train headless (``genlab train LAB``): params, device ->
+    # a trainer with step(n), sample(...), save(path), step_ and history_
+    make_trainer: Callable[[Any, str], Any] | None = None
+    # path, params -> the params a checkpoint of this lab was trained with (File → Open
+    # checkpoint); ValueError for a file that is not one
+    checkpoint_params: Callable[[str, Any], Any] | None = None
 
 
 def sub_seed(seed: int, *key: int) -> int:

@@ -321,7 +321,8 @@ class Panel:
     pan and zoom together (e.g. the same particles under two samplers, compared point by
     point).
     ``legend``: a key of the named Series drawn in the panel, under its title (None: when
-    the panel shows two or more of them).
+    the panel shows two or more of them).  ``axes`` False hides the axes (a grid of images,
+    whose pixel coordinates mean nothing to a reader).
     """
 
     layers: Mapping[str, Layer]
@@ -333,6 +334,7 @@ class Panel:
     ylabel: str = ""
     link: str = ""
     legend: bool | None = None
+    axes: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", MappingProxyType(dict(self.layers)))
@@ -368,6 +370,10 @@ class Frame:
     Pacing, for the player and for exports: the frame stays on screen ``pace`` times the
     frame interval (2: a stretch in slow motion) plus ``hold`` seconds (a beat the viewer
     needs time to see).
+
+    status: a line about the machine rather than the picture (steps/s, ETA, the device),
+    shown beside the playback controls and never exported, so it may change from run to run;
+    notice: a one-off message for the status bar (e.g. "saved checkpoint …").
     """
 
     step: int
@@ -383,6 +389,8 @@ class Frame:
     values: Mapping[str, float] = field(default_factory=dict)
     hold: float = 0.0
     pace: float = 1.0
+    status: str = ""
+    notice: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "panels", tuple(self.panels))

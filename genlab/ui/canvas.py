@@ -128,6 +128,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         # while the user draws, new runs keep the view (a re-zoom after every stroke moved
         # the plane under the pen)
         self.keep_view = False
+        self.pending_views: list[tuple[float, float, float, float]] = []
         self._placers: list[LabelPlacer] = []
         self.title_label = self.ci.addLabel("", row=0, col=0)
         self.panel_row = self.ci.addLayout(row=1, col=0)
@@ -199,6 +200,11 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             self._show_panel(p, plot, panel, frame)
         self.set_text(frame.title, frame.caption)
         self._frame = frame
+        if self.pending_views and len(self.pending_views) == len(self.plots):
+            # a scene's saved view rectangles, once its first frame set the panels up
+            for plot, (x0, x1, y0, y1) in zip(self.plots, self.pending_views, strict=True):
+                plot.getViewBox().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+            self.pending_views = []
 
     def set_text(self, title: str, caption: str) -> None:
         th = self.theme
@@ -311,6 +317,9 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
                 else:
                     axis.showLabel(False)
                 self._axis_text[(p, side)] = (text, th)
+        for side in ("left", "bottom"):
+            if plot.getAxis(side).isVisible() != panel.axes:
+                plot.showAxis(side, panel.axes)
         vb = plot.getViewBox()
         limits = (panel.xlim, panel.ylim, panel.equal_aspect)
         if self._limits[p] is not None and self.keep_view:

@@ -7,6 +7,7 @@ generation number; frames and errors from a superseded run are dropped.
 from __future__ import annotations
 
 import dataclasses
+import queue
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,9 @@ class RunController(QtCore.QObject):
         self.drawn_labels: np.ndarray | None = None
         self.picks = np.zeros((0, 2))
         self.device = "auto"
+        self.requests: queue.SimpleQueue = queue.SimpleQueue()  # e.g. ("save", path)
+        self.checkpoint: str | None = None  # opened: the next run starts from it, once
+        self.images: str | None = None  # the user's image data (File → Open image data)
         self.generation = 0
         self.thread: RunThread | None = None
         self._retired: list[RunThread] = []
@@ -128,7 +132,8 @@ class RunController(QtCore.QObject):
                           drawn_labels=labels.copy() if labels is not None and len(labels)
                           else None,
                           picks=self.picks.copy() if len(self.picks) else None,
-                          device=self.device)
+                          device=self.device, checkpoint=self.checkpoint,
+                          requests=self.requests, images=self.images)
 
     # -- runs ------------------------------------------------------------------------
     def restart(self) -> None:
@@ -145,6 +150,7 @@ class RunController(QtCore.QObject):
         self.view = -1
         self.run_started.emit()
         lab, params, ctx = self.lab, self.params, self.context()
+        self.checkpoint = None  # opened once; later runs continue the stored model
         thread = RunThread(self.generation, lambda: lab.run(params, ctx), fps=self.fps,
                            paused=not self.playing)
         thread.frame_ready.connect(self._on_frame)
@@ -265,12 +271,15 @@ class RunController(QtCore.QObject):
         self.play()
 
     def stop(self) -> None:
-        """Cancel the run at its next yield; the recorded frames stay for scrubbing/export."""
+        """Halt the run where it is: no more frames until Space resumes it (the generator is
+        kept, paused); the recorded frames stay for scrubbing and export.  A new run (R, a
+        preset, a lab) replaces it."""
         if not self.running:
             return
-        self._stop_thread()
-        self._end_run("stopped")
-        self.message.emit("Run stopped. Its frames stay: scrub, replay (Space) or export them.")
+        self.pause()
+        self._set_state("stopped")
+        self.message.emit("Run stopped. Space resumes it; its frames stay for scrubbing, "
+                          "replay and export.")
 
     def step(self) -> None:
         """One frame forward: through the recorded frames, then a new one from the run."""

@@ -135,8 +135,10 @@ class DrawTool(QtCore.QObject):
     def set_points(self, points: np.ndarray, labels: np.ndarray | None = None) -> None:
         self._snapshot()
         self.points = np.asarray(points, float).reshape(-1, 2)
+        # labels are kept as loaded (the loader refuses any beyond the palette): clipping
+        # them would merge classes without a word
         self.labels = (np.zeros(len(self.points), np.int64) if labels is None
-                       else np.clip(np.asarray(labels, np.int64), 0, N_COLOURS - 1))
+                       else np.asarray(labels, np.int64).copy())
         self._refresh()
         self.drawn_changed.emit(self.points.copy())
 
@@ -152,7 +154,8 @@ class DrawTool(QtCore.QObject):
         show = self.mode in ("paint", "erase")
         if show and len(self.points):
             th = self.canvas.theme
-            pens = [pg.mkPen(th.color(k), width=1.2) for k in range(N_COLOURS)]
+            pens = [pg.mkPen(th.color(k), width=1.2)
+                    for k in range(max(N_COLOURS, int(self.labels.max()) + 1))]
             self.scatter.setData(pos=self.points, pen=[pens[k] for k in self.labels])
         else:
             self.scatter.setData(pos=np.zeros((0, 2)))

@@ -18,6 +18,13 @@ from genlab.ui.export_dialog import ExportDialog
 from genlab.ui.metrics import MetricsView
 from genlab.ui.param_panel import ParamPanel
 from genlab.ui.playback import PlaybackBar
+from genlab.ui.presentation import (
+    Presenting,
+    SceneError,
+    open_lecture_file,
+    open_scene_file,
+    save_scene_file,
+)
 from genlab.ui.settings import load_prefs, save_prefs
 from genlab.ui.shortcuts import lab_key, show_help
 from genlab.ui.theme import Theme, get_theme
@@ -26,22 +33,32 @@ DISPLAY_HZ = 60
 STATUS_MS = 8000
 
 
+# Window chrome per theme: (window, base, text, highlight).  Every role is set for every
+# theme: the style's standard palette, restored after the dark theme, left some widgets with
+# dark text on dark (the "Draw your own data" header).
+_CHROME = {"light": ("#F3F3F3", "#FFFFFF", "#1A1A1A", "#2F6DB5"),
+           "dark": ("#1E2128", "#15171C", "#E8E8E8", "#3B6EA5"),
+           "projector": ("#FFFFFF", "#FFFFFF", "#000000", "#1F4F99")}
+
+
 def apply_qt_palette(theme: Theme) -> None:
     app = QtWidgets.QApplication.instance()
     app.setStyle("Fusion")
-    if theme.name == "dark":
-        pal = QtGui.QPalette()
-        bg, base, fg = QtGui.QColor("#1E2128"), QtGui.QColor("#15171C"), QtGui.QColor("#E8E8E8")
-        R = QtGui.QPalette.ColorRole
-        for role, color in ((R.Window, bg), (R.Base, base), (R.AlternateBase, bg),
-                            (R.Button, bg), (R.Text, fg), (R.WindowText, fg),
-                            (R.ButtonText, fg), (R.ToolTipBase, bg), (R.ToolTipText, fg),
-                            (R.Highlight, QtGui.QColor("#3B6EA5")),
-                            (R.HighlightedText, QtGui.QColor("#FFFFFF"))):
-            pal.setColor(role, color)
-        app.setPalette(pal)
-    else:
-        app.setPalette(app.style().standardPalette())
+    window, base, text, high = (QtGui.QColor(c) for c in _CHROME.get(theme.name,
+                                                                     _CHROME["light"]))
+    muted = QtGui.QColor(theme.muted)
+    pal = QtGui.QPalette()
+    R = QtGui.QPalette.ColorRole
+    for role, color in ((R.Window, window), (R.Base, base), (R.AlternateBase, window),
+                        (R.Button, window), (R.Text, text), (R.WindowText, text),
+                        (R.ButtonText, text), (R.ToolTipBase, base), (R.ToolTipText, text),
+                        (R.PlaceholderText, muted), (R.Highlight, high),
+                        (R.HighlightedText, QtGui.QColor("#FFFFFF")), (R.Light, window),
+                        (R.Midlight, window), (R.Mid, muted), (R.Dark, muted)):
+        pal.setColor(role, color)
+    for role in (R.Text, R.WindowText, R.ButtonText):
+        pal.setColor(QtGui.QPalette.ColorGroup.Disabled, role, muted)
+    app.setPalette(pal)
     font = app.font()
     font.setPointSizeF(10.0 * max(theme.scale, 0.8))
     app.setFont(font)
@@ -65,6 +82,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panel = ParamPanel()
         self.playback = PlaybackBar(self.controller)
         self.draw = DrawTool(self.canvas)
+        self.presenting = Presenting(self)
         self._shown = None
         self._last_good = None
         self._last_dir = Path.cwd()
@@ -87,6 +105,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- construction -----------------------------------------------------------------
     def _build_layout(self) -> None:
+        self.docks: dict[str, QtWidgets.QDockWidget] = {}
         center = QtWidgets.QWidget()
         v = QtWidgets.QVBoxLayout(center)
         v.setContentsMargins(2, 2, 2, 2)
@@ -103,7 +122,7 @@ class MainWindow(QtWidgets.QMainWindow):
             # short and narrow, and the canvas keeps the width side-by-side panels need
             item = QtWidgets.QListWidgetItem(f"{i + 1}. {lab.title}")
             item.setData(QtCore.Qt.ItemDataRole.UserRole, lab.name)
-            item.setToolTip(f"{lab.description} ({lab_key(i)})" if i < 10 else lab.description)
+            item.setToolTip(f"{lab.description} ({lab_key(i)})" if i < 20 else lab.description)
             self.lab_list.addItem(item)
         labs_dock = self._dock("Labs", self.lab_list,
                                QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, 150)
@@ -132,15 +151,21 @@ class MainWindow(QtWidgets.QMainWindow):
         self.resizeDocks([metrics], [190], QtCore.Qt.Orientation.Vertical)
         self.resizeDocks([labs_dock], [190], QtCore.Qt.Orientation.Horizontal)
         self.status = self.statusBar()
+        # the run's own line (steps/s, ETA, device): about the machine, never exported
+        self.run_status = QtWidgets.QLabel("")
+        self.status.addPermanentWidget(self.run_status)
 
     def _dock(self, title: str, widget, area, width: int) -> QtWidgets.QDockWidget:
         dock = QtWidgets.QDockWidget(title, self)
         dock.setObjectName(title)
         dock.setWidget(widget)
         dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable)
         widget.setMinimumWidth(width)
+        widget.genlab_width = width  # scaled with the fonts (Ctrl+=) so nothing is clipped
         self.addDockWidget(area, dock)
+        self.docks[title] = dock
         return dock
 
     def _build_draw_box(self) -> QtWidgets.QWidget:
@@ -213,36 +238,61 @@ class MainWindow(QtWidgets.QMainWindow):
         self.transparent_action = file.addAction("Transparent screenshots (PNG, SVG)")
         self.transparent_action.setCheckable(True)
         file.addSeparator()
+        self.open_ckpt_action = file.addAction("Open checkpoint…", self.open_checkpoint_dialog)
+        self.save_ckpt_action = file.addAction("Save checkpoint…", self.save_checkpoint_dialog)
+        self.open_images_action = file.addAction("Open image data…", self.open_images_dialog)
+        self.reset_model_action = file.addAction("Reset the trained model", self.reset_model)
+        self.reset_model_action.setShortcut(QtGui.QKeySequence("Ctrl+Shift+R"))
+        file.addSeparator()
+        file.addAction("Open scene…", self.open_scene_dialog)
+        file.addAction("Save scene…", self.save_scene_dialog)
+        file.addAction("Open lecture…", self.open_lecture_dialog)
+        file.addSeparator()
         file.addAction("Load drawn data…", self.load_drawn_dialog)
         file.addAction("Save drawn data…", self.save_drawn_dialog)
         file.addSeparator()
         file.addAction("Quit", QtGui.QKeySequence.StandardKey.Quit, self.close)
         self.presets_menu = mb.addMenu("&Presets")
         view = mb.addMenu("&View")
-        self.theme_action = view.addAction("Dark theme")
-        self.theme_action.setCheckable(True)
-        self.theme_action.setChecked(self.theme.name == "dark")
-        self.theme_action.toggled.connect(
-            lambda dark: self.set_theme("dark" if dark else "light"))
+        view.addAction("Presentation mode (F5)", self.presenting.toggle)
+        themes = view.addMenu("Theme")
+        group = QtGui.QActionGroup(self)
+        self.theme_actions = {}
+        for name, text in (("light", "Light"), ("dark", "Dark (Ctrl+T)"),
+                           ("projector", "High contrast, for projectors (Ctrl+Shift+T)")):
+            act = themes.addAction(text, lambda n=name: self.set_theme(n))
+            act.setCheckable(True)
+            act.setChecked(self.theme.name == name)
+            group.addAction(act)
+            self.theme_actions[name] = act
         view.addAction("Larger (Ctrl+=)", lambda: self.zoom(1.15))
         view.addAction("Smaller (Ctrl+-)", lambda: self.zoom(1 / 1.15))
         view.addAction("Full screen (F11)", self.toggle_fullscreen)
         view.addAction("Reset the view (Home)", self.canvas.reset_view)
+        view.addSeparator()
+        for dock in self.docks.values():  # the side panels can be hidden and shown again
+            view.addAction(dock.toggleViewAction())
         help_menu = mb.addMenu("&Help")
         help_menu.addAction("Keyboard shortcuts (F1)", self.show_help)
 
     def _build_shortcuts(self) -> None:
         c = self.controller
+        pr = self.presenting
         keys = [("Space", c.toggle), ("Right", c.step), ("Left", c.step_back),
-                ("R", c.restart), ("Escape", c.stop), ("Ctrl+S", self.screenshot_dialog),
+                ("R", c.restart), ("Escape", self._escape), ("Ctrl+S", self.screenshot_dialog),
+                ("F5", pr.toggle), ("PgDown", lambda: pr.page(1)),
+                ("PgUp", lambda: pr.page(-1)), (".", pr.blank), ("B", pr.blank),
+                ("D", lambda: pr.ink.toggle("pen")), ("L", lambda: pr.ink.toggle("laser")),
+                ("C", pr.ink.clear), ("K", pr.ink.next_colour),
+                ("Ctrl+Shift+T", lambda: self.set_theme("projector")),
                 ("Ctrl+E", self.export_dialog), ("F11", self.toggle_fullscreen),
                 ("Ctrl+=", lambda: self.zoom(1.15)), ("Ctrl++", lambda: self.zoom(1.15)),
                 ("Ctrl+-", lambda: self.zoom(1 / 1.15)), ("F1", self.show_help),
-                ("Ctrl+T", lambda: self.theme_action.toggle()),
-                ("Ctrl+Z", self.draw.undo), ("Home", self.canvas.reset_view),
+                ("Ctrl+T", self.toggle_theme),
+                ("Ctrl+Z", self._undo), ("Home", self.canvas.reset_view),
                 ("V", lambda: self.set_tool("view")), ("P", lambda: self.set_tool("paint")),
                 ("E", lambda: self.set_tool("erase")), ("M", lambda: self.set_tool("place"))]
-        for i, name in enumerate(list(LABS)[:10]):
+        for i, name in enumerate(list(LABS)[:20]):
             keys.append((lab_key(i), lambda n=name: self.switch_lab(n)))
         self.shortcuts = {}
         for key, slot in keys:
@@ -251,9 +301,24 @@ class MainWindow(QtWidgets.QMainWindow):
             sc.activated.connect(slot)
             self.shortcuts[key] = sc
 
+    def _escape(self) -> None:
+        """Esc leaves presentation mode, else halts the run (Space resumes it)."""
+        if self.presenting.on:
+            self.presenting.leave()
+        else:
+            self.controller.stop()
+
+    def _undo(self) -> None:
+        if not self.presenting.ink.undo():  # the ink first, then the drawn points
+            self.draw.undo()
+
     def _connect(self) -> None:
         c = self.controller
-        self.lab_list.currentItemChanged.connect(self._lab_clicked)
+        # a click (or Enter) switches labs; arrow keys over the list must not (each restarted
+        # a lab)
+        self.lab_list.itemClicked.connect(self._lab_clicked)
+        self.lab_list.itemActivated.connect(self._lab_clicked)
+        self.panel.finished.connect(self.focus_canvas)
         self.panel.edited.connect(self._param_edited)
         self.panel.refused.connect(self.show_message)
         c.lab_changed.connect(self._lab_changed)
@@ -287,6 +352,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.lab_list.setCurrentRow(names.index(lab.name) if lab.name in names else -1)
         self.lab_list.blockSignals(False)
         self.setWindowTitle(f"genlab — {lab.title}")
+        trains = lab.make_trainer is not None
+        for action in (self.open_ckpt_action, self.save_ckpt_action, self.open_images_action):
+            action.setEnabled(trains)
         drawable = lab.takes_data or lab.uses_picks
         self.draw_box.setVisible(drawable)
         if not drawable and self.draw.mode != "view":
@@ -295,18 +363,42 @@ class MainWindow(QtWidgets.QMainWindow):
     def _lab_clicked(self, item, _prev=None) -> None:
         if item is not None:
             self.switch_lab(item.data(QtCore.Qt.ItemDataRole.UserRole))
+            self.focus_canvas()
+
+    def focus_canvas(self) -> None:
+        """The playback keys go to the canvas again (after a field was edited, a lab or a
+        preset chosen)."""
+        self.canvas.setFocus()
 
     def _fill_presets(self, lab: LabInfo) -> None:
         self.preset_box.clear()
         self.presets_menu.clear()
+        self.presets_menu.addAction("Next preset (PageDown)", lambda: self.step_preset(1))
+        self.presets_menu.addAction("Previous preset (PageUp)", lambda: self.step_preset(-1))
+        self.presets_menu.addSeparator()
         for i, p in enumerate(presets_for(lab.name)):
             self.preset_box.addItem(p.name)
             self.preset_box.setItemData(i, p.description, QtCore.Qt.ItemDataRole.ToolTipRole)
-            act = self.presets_menu.addAction(p.name, lambda n=p.name: self.apply_preset(n))
+            # numbered, and the first nine on Alt+1 … Alt+9
+            act = self.presets_menu.addAction(f"&{i + 1}. {p.name}" if i < 9 else p.name,
+                                              lambda n=p.name: self.apply_preset(n))
+            if i < 9:
+                act.setShortcut(QtGui.QKeySequence(f"Alt+{i + 1}"))
             act.setToolTip(p.description)
+
+    def step_preset(self, delta: int) -> None:
+        """The next (delta = 1) or previous preset of the lab, cycling (clicker keys)."""
+        presets = presets_for(self.controller.lab.name) if self.controller.lab else ()
+        if not presets:
+            return
+        names = [p.name for p in presets]
+        now = self.preset_box.currentText()
+        i = names.index(now) if now in names else -1
+        self.apply_preset(names[(i + delta) % len(names)])
 
     def _preset_chosen(self, index: int) -> None:
         self.apply_preset(self.preset_box.itemText(index))
+        self.focus_canvas()
 
     def apply_preset(self, name: str) -> None:
         lab = self.controller.lab
@@ -314,6 +406,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.preset_box.setCurrentText(name)
         self.canvas.keep_view = False
         self.controller.set_params(preset.params(lab.params))
+        self.controller.playing = True  # a newly chosen preset plays, even after a pause
         self.controller.restart()
         self.show_message(f"Preset: {name}. {preset.description}")
 
@@ -393,12 +486,149 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controller.use_drawn()
         self.show_message(f"Loaded {len(self.draw.points)} points from {path}")
 
+    # -- scenes and lectures --------------------------------------------------------------
+    def open_scene(self, path: str) -> bool:
+        try:
+            scene = open_scene_file(self, path)
+        except SceneError as e:
+            self.show_message(f"{e}; nothing changed.")
+            return False
+        self.show_message(f"Scene: {scene.title or Path(path).name}")
+        return True
+
+    def save_scene(self, path: str, notes: str = "") -> bool:
+        if self.controller.lab is None:
+            return False
+        try:
+            save_scene_file(self, path, notes)
+        except OSError as e:
+            self.show_message(f"Could not save {path}: {e.strerror or e}")
+            return False
+        self.show_message(f"Saved the scene to {path}")
+        return True
+
+    def open_lecture(self, path: str) -> bool:
+        try:
+            lecture = open_lecture_file(self, path)
+        except SceneError as e:
+            self.show_message(f"{e}; nothing changed.")
+            return False
+        self.show_message(f"Lecture: {lecture.title} ({len(lecture.scenes)} scenes; "
+                          "PageDown / PageUp step through them)")
+        return True
+
+    def open_scene_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open scene", str(self._last_dir), "Scenes (*.json)")
+        if path:
+            self.open_scene(path)
+
+    def save_scene_dialog(self) -> None:
+        name = f"{self.controller.lab.name}-scene.json"
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Save scene", str(self._last_dir / name), "Scenes (*.json)")
+        if path:
+            self._last_dir = Path(path).parent
+            self.save_scene(path if path.endswith(".json") else path + ".json")
+
+    def open_lecture_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open lecture", str(self._last_dir), "Lectures (*.json)")
+        if path:
+            self.open_lecture(path)
+
+    # -- trained models ------------------------------------------------------------------
+    def open_checkpoint(self, path: str) -> bool:
+        """Start the lab from a checkpoint (its model's parameters are set from it)."""
+        lab = self.controller.lab
+        if lab is None or lab.checkpoint_params is None:
+            self.show_message("This lab has no checkpoints to open.")
+            return False
+        try:
+            params = lab.checkpoint_params(path, self.controller.params)
+        except (OSError, ValueError, KeyError, ParamError) as e:
+            self.show_message(f"Could not open {path}: {e}. Nothing changed.")
+            return False
+        self.controller.checkpoint = path
+        self.controller.set_params(params)
+        self.controller.restart()
+        self.show_message(f"Opened {path}")
+        return True
+
+    def save_checkpoint(self, path: str) -> None:
+        """Ask the run to save its model at its next frame (a finished run is resumed for a
+        frame to do it: the trained model is kept in the store)."""
+        lab = self.controller.lab
+        if lab is None or lab.make_trainer is None:
+            self.show_message("This lab has no model to save.")
+            return
+        from genlab.ui.export import check_writable
+
+        try:
+            check_writable(path)
+        except OSError as e:
+            self.show_message(f"Could not save {path}: {e}")
+            return
+        self.controller.requests.put(("save", path))
+        if not self.controller.running:
+            self.controller.restart()
+        elif not self.controller.playing:
+            self.controller.thread.request_step()
+
+    def reset_model(self) -> None:
+        """Forget the lab's trained models and train from the start."""
+        lab = self.controller.lab
+        if lab is None:
+            return
+        from genlab.engine.training.store import STORE
+
+        STORE.clear(lab.name)
+        self.controller.restart()
+        self.show_message(f"The {lab.title} lab's trained models are forgotten: training "
+                          "starts again.")
+
+    def open_images(self, path: str) -> None:
+        self.controller.images = path
+        try:
+            self.controller.set_param("data", "file")
+        except ParamError:
+            self.controller.restart()
+
+    def open_checkpoint_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open checkpoint", str(self._last_dir), "Checkpoints (*.safetensors)")
+        if path:
+            self.open_checkpoint(path)
+
+    def save_checkpoint_dialog(self) -> None:
+        name = f"{self.controller.lab.name}.safetensors"
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Save checkpoint", str(self._last_dir / name), "Checkpoints (*.safetensors)")
+        if path:
+            if not path.endswith(".safetensors"):
+                path += ".safetensors"
+            self._last_dir = Path(path).parent
+            self.save_checkpoint(path)
+
+    def open_images_dialog(self) -> None:
+        path = QtWidgets.QFileDialog.getExistingDirectory(self, "Open a folder of images",
+                                                          str(self._last_dir))
+        if not path:
+            path, _ = QtWidgets.QFileDialog.getOpenFileName(
+                self, "Open image data", str(self._last_dir),
+                "Images (*.npz *-ubyte *-ubyte.gz *.idx *.gz);;All files (*)")
+        if path:
+            self.open_images(path)
+
     # -- display ---------------------------------------------------------------------------
     def _refresh(self) -> None:
         """At most DISPLAY_HZ times a second: draw the frame in view if it changed."""
         frame = self.controller.current_frame()
         if frame is not None and frame is not self._shown:
             self.canvas.show_frame(frame)
+            if frame.notice and (self._shown is None or frame.notice != self._shown.notice):
+                self.show_message(frame.notice)
+            self.run_status.setText(frame.status)
             self._shown = self._last_good = frame  # shown again if a next run fails at once
             self.metrics.refresh(frame)
 
@@ -421,18 +651,42 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- view --------------------------------------------------------------------------------
     def set_theme(self, name: str) -> None:
         self.theme = get_theme(name, self.theme.scale)
+        act = self.theme_actions.get(self.theme.name)
+        if act is not None and not act.isChecked():
+            act.setChecked(True)
         self._restyle()
+
+    def toggle_theme(self) -> None:
+        """Ctrl+T: dark, or back to light (from dark or the projector theme)."""
+        self.set_theme("light" if self.theme.name == "dark" else "dark")
 
     def zoom(self, factor: float) -> None:
-        self.theme = self.theme.scaled(self.theme.scale * factor)
-        self._restyle()
+        self.set_scale(self.theme.scale * factor)
         self.show_message(f"Scale {self.theme.scale:.2f}×")
 
-    def _restyle(self) -> None:
-        apply_qt_palette(self.theme)
-        self.canvas.apply_theme(self.theme)
-        self.metrics.apply_theme(self.theme)
-        save_prefs(self.theme.name, self.theme.scale)
+    def set_scale(self, scale: float, save: bool = True) -> None:
+        self.theme = self.theme.scaled(scale)
+        self._restyle(save)
+
+    def _restyle(self, save: bool = True) -> None:
+        th = self.theme
+        apply_qt_palette(th)
+        self.canvas.apply_theme(th)
+        self.metrics.apply_theme(th)
+        self.playback.set_colour(th.foreground, th.scale)
+        # the draw box's header kept the palette it was made with (its text vanished on the
+        # light theme after the dark one): give it the new one
+        app = QtWidgets.QApplication.instance()
+        for w in [self.draw_box, *self.draw_box.findChildren(QtWidgets.QWidget)]:
+            w.setPalette(app.palette())
+            w.setFont(app.font())
+        for dock in self.docks.values():  # wider with the fonts: nothing clipped at 2×
+            w = dock.widget()
+            w.setMinimumWidth(int(w.genlab_width * max(1.0, th.scale)))
+        if self.presenting.ink.blanked:
+            self.presenting.ink.set_blank(True, th.background)
+        if save and not self.presenting.on:
+            save_prefs(th.name, th.scale)
 
     def toggle_fullscreen(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()

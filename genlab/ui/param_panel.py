@@ -29,6 +29,7 @@ class NumberField(QtWidgets.QWidget):
 
     edited = QtCore.Signal(object)
     refused = QtCore.Signal(str)
+    finished = QtCore.Signal()  # Enter or Esc in the text box: typing is over
 
     def __init__(self, f: ParamField, parent=None) -> None:
         super().__init__(parent)
@@ -49,6 +50,8 @@ class NumberField(QtWidgets.QWidget):
         self.text = QtWidgets.QLineEdit()
         self.text.setMaximumWidth(90 if self.slider is not None else 160)
         self.text.editingFinished.connect(self._from_text)
+        self.text.returnPressed.connect(self.finished)
+        self.text.installEventFilter(self)
         lay.addWidget(self.text, 1)
         self.set_value(f.default)
 
@@ -90,6 +93,19 @@ class NumberField(QtWidgets.QWidget):
             self.text.setText(_fmt(self.f, v))
             self.edited.emit(v)
 
+    def eventFilter(self, obj, ev) -> bool:
+        esc = obj is self.text and ev.type() in (QtCore.QEvent.Type.KeyPress,
+                                                 QtCore.QEvent.Type.ShortcutOverride) \
+            and ev.key() == QtCore.Qt.Key.Key_Escape
+        if esc and ev.type() == QtCore.QEvent.Type.ShortcutOverride:
+            ev.accept()  # Esc in the field is the field's, not the window's "stop"
+            return True
+        if esc:
+            self.text.setText(_fmt(self.f, self.value))  # Esc abandons what was typed
+            self.finished.emit()
+            return True
+        return super().eventFilter(obj, ev)
+
     def _from_text(self) -> None:
         raw = self.text.text()
         if raw == _fmt(self.f, self.value):
@@ -109,6 +125,7 @@ class ParamPanel(QtWidgets.QWidget):
 
     edited = QtCore.Signal(str, object)
     refused = QtCore.Signal(str)
+    finished = QtCore.Signal()  # an edit is over: the window gives the keys back to the canvas
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -141,18 +158,24 @@ class ParamPanel(QtWidgets.QWidget):
             w = QtWidgets.QComboBox()
             w.addItems(list(f.spec.choices))
             w.currentTextChanged.connect(lambda v, n=name: self.edited.emit(n, v))
+            w.activated.connect(self.finished)
             return w
         if f.type is bool:
             w = QtWidgets.QCheckBox()
             w.toggled.connect(lambda v, n=name: self.edited.emit(n, bool(v)))
+            w.clicked.connect(self.finished)
             return w
         if f.type in (int, float):
             w = NumberField(f)
             w.edited.connect(lambda v, n=name: self.edited.emit(n, v))
             w.refused.connect(self.refused)
+            w.finished.connect(self.finished)
+            if w.slider is not None:
+                w.slider.sliderReleased.connect(self.finished)
             return w
         w = QtWidgets.QLineEdit()
         w.editingFinished.connect(lambda n=name, e=w: self.edited.emit(n, e.text()))
+        w.returnPressed.connect(self.finished)
         return w
 
     def set_params(self, params: Any) -> None:

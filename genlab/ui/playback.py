@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6 import QtCore, QtWidgets
 
 from genlab.ui.controller import SPEEDS, RunController
+from genlab.ui.icons import icon
 
 
 def _speed_label(fps: float) -> str:
@@ -17,26 +18,26 @@ class PlaybackBar(QtWidgets.QWidget):
         self.c = controller
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
-        style = self.style()
-        sp = QtWidgets.QStyle.StandardPixmap
+        self.colour = "#1A1A1A"
+        self._icons: dict[QtWidgets.QToolButton, str] = {}
 
-        def button(icon, tip: str, slot) -> QtWidgets.QToolButton:
+        def button(name: str, tip: str, slot) -> QtWidgets.QToolButton:
             b = QtWidgets.QToolButton()
-            b.setIcon(style.standardIcon(icon))
             b.setToolTip(tip)
             b.clicked.connect(slot)
             b.setAutoRaise(True)
+            b.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)  # keys stay with the canvas
+            self._icons[b] = name
             lay.addWidget(b)
             return b
 
-        self.restart_btn = button(sp.SP_BrowserReload, "Restart the run (R)", controller.restart)
-        self.back_btn = button(sp.SP_MediaSeekBackward, "Step back one frame (Left)",
-                               controller.step_back)
-        self.play_btn = button(sp.SP_MediaPause, "Play / pause (Space)", controller.toggle)
-        self.step_btn = button(sp.SP_MediaSeekForward, "Step one frame (Right)", controller.step)
-        self.stop_btn = button(sp.SP_MediaStop, "Stop the run, keeping its frames (Esc)",
-                               controller.stop)
+        self.restart_btn = button("restart", "Restart the run (R)", controller.restart)
+        self.back_btn = button("back", "Step back one frame (Left)", controller.step_back)
+        self.play_btn = button("pause", "Play / pause (Space)", controller.toggle)
+        self.step_btn = button("step", "Step one frame (Right)", controller.step)
+        self.stop_btn = button("stop", "Stop the run; Space resumes it (Esc)", controller.stop)
         self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.slider.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.slider.setToolTip("Scrub the recorded frames")
         self.slider.setRange(0, 0)
         self.slider.valueChanged.connect(self._scrubbed)
@@ -44,8 +45,10 @@ class PlaybackBar(QtWidgets.QWidget):
         self.pos_label = QtWidgets.QLabel("0 / 0")
         self.pos_label.setMinimumWidth(90)
         lay.addWidget(self.pos_label)
-        lay.addWidget(QtWidgets.QLabel("speed"))
+        self.speed_label = QtWidgets.QLabel("speed")
+        lay.addWidget(self.speed_label)
         self.speed = QtWidgets.QComboBox()
+        self.speed.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.speed.setToolTip("Frames per second while playing")
         for fps in SPEEDS:
             self.speed.addItem(_speed_label(fps), fps)
@@ -58,6 +61,7 @@ class PlaybackBar(QtWidgets.QWidget):
         controller.view_changed.connect(self.sync)
         controller.frame_added.connect(lambda _f: self.sync())
         controller.run_started.connect(self.sync)
+        self.set_colour(self.colour)
 
     def _show_fps(self, fps: float) -> None:
         i = self.speed.findData(fps)
@@ -68,10 +72,22 @@ class PlaybackBar(QtWidgets.QWidget):
         self.speed.setCurrentIndex(i)
         self.speed.blockSignals(False)
 
+    def set_colour(self, colour: str, scale: float = 1.0) -> None:
+        """Icons in the theme's text colour, sized with its scale."""
+        self.colour = colour
+        size = int(round(22 * scale))
+        for b, name in self._icons.items():
+            b.setIcon(icon(name, colour))
+            b.setIconSize(QtCore.QSize(size, size))
+
+    def set_slim(self, slim: bool) -> None:
+        """Presentation mode: the buttons and the timeline only."""
+        for w in (self.pos_label, self.speed, self.speed_label):
+            w.setVisible(not slim)
+
     def _state(self, state: str) -> None:
-        sp = QtWidgets.QStyle.StandardPixmap
-        icon = sp.SP_MediaPause if state == "playing" else sp.SP_MediaPlay
-        self.play_btn.setIcon(self.style().standardIcon(icon))
+        self._icons[self.play_btn] = "pause" if state == "playing" else "play"
+        self.play_btn.setIcon(icon(self._icons[self.play_btn], self.colour))
 
     def sync(self) -> None:
         n = len(self.c.timeline)

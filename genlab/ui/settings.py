@@ -22,7 +22,8 @@ def load_prefs() -> tuple[str, float]:
         scale = float(s.value("scale", 1.0))
     except (TypeError, ValueError):
         scale = 1.0
-    return (theme if theme in ("light", "dark") else "light"), min(max(scale, 0.5), 3.0)
+    return ((theme if theme in ("light", "dark", "projector") else "light"),
+            min(max(scale, 0.5), 3.0))
 
 
 def save_prefs(theme: str, scale: float) -> None:

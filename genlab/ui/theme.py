@@ -57,6 +57,7 @@ class Theme:
     density_high: str
     points: str  # an unlabelled cloud
     scale: float = 1.0  # projector zoom: fonts, markers and line widths
+    weight: float = 1.0  # lines and markers heavier than the fonts' scale (washed-out screens)
 
     @property
     def palette(self) -> tuple[str, ...]:
@@ -95,11 +96,11 @@ class Theme:
 
     @property
     def marker(self) -> float:
-        return 6.0 * self.scale
+        return 6.0 * self.scale * self.weight
 
     @property
     def line(self) -> float:
-        return 1.6 * self.scale
+        return 1.6 * self.scale * self.weight
 
     @property
     def font_pt(self) -> float:
@@ -117,7 +118,11 @@ LIGHT = Theme("light", background="#FFFFFF", foreground="#1A1A1A", muted="#8A8A8
               density_low="#FFFFFF", density_high="#5A6B84", points="#1A1A1A")
 DARK = Theme("dark", background="#15171C", foreground="#E8E8E8", muted="#8A8F98",
              density_low="#15171C", density_high="#8796AE", points="#E8E8E8")
-THEMES = {"light": LIGHT, "dark": DARK}
+# For washed-out projectors: pure black on white, a darker density ramp, heavier lines and
+# markers.
+PROJECTOR = Theme("projector", background="#FFFFFF", foreground="#000000", muted="#4D4D4D",
+                  density_low="#FFFFFF", density_high="#34425A", points="#000000", weight=1.5)
+THEMES = {"light": LIGHT, "dark": DARK, "projector": PROJECTOR}
 
 
 def get_theme(name: str, scale: float = 1.0) -> Theme:

@@ -105,18 +105,21 @@ def test_finished_run_replays_from_the_timeline(qtbot):
     c.shutdown()
 
 
-def test_stop_cancels_and_keeps_the_frames(qtbot):
+def test_stop_halts_keeps_the_frames_and_space_resumes(qtbot):
     c = RunController()
     c.fps = 0
     c.set_lab(LAB)
     qtbot.waitUntil(lambda: len(c.timeline) > 5)
-    thread = c.thread
+    gen = c.generation
     c.stop()
-    assert c.state == "stopped" and not c.running
-    assert thread.wait(500)
-    n = len(c.timeline)
+    assert c.state == "stopped"
     qtbot.wait(100)
-    assert len(c.timeline) == n > 5
+    n = len(c.timeline)
+    qtbot.wait(150)
+    assert len(c.timeline) == n > 5  # no frame while stopped
+    c.toggle()  # Space
+    qtbot.waitUntil(lambda: len(c.timeline) > n + 3)
+    assert c.generation == gen and c.state == "playing"  # the same run, resumed
     c.shutdown()
 
 

@@ -57,7 +57,7 @@ def test_langevin_axes_read_the_data_after_a_theme_toggle_and_w2_prints_decades(
     c = win.controller
     c.set_fps(60.0)
     wait_frames(qtbot, win, 3, timeout=60000)
-    win.theme_action.toggle()
+    win.toggle_theme()
     win.zoom(1.15)
     n = len(c.timeline)
     qtbot.waitUntil(lambda: len(c.timeline) > n + 2, timeout=30000)

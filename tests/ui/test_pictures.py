@@ -101,7 +101,7 @@ def test_axes_read_the_data_after_lab_switches_theme_and_scale(make_window, qtbo
         qtbot.keyClick(win.canvas, key, QtCore.Qt.KeyboardModifier.ControlModifier)
         wait_frames(qtbot, win, 2, timeout=60000)
         if i % 2:
-            win.theme_action.toggle()
+            win.toggle_theme()
         else:
             win.zoom(1.15)
         n = len(win.controller.timeline)

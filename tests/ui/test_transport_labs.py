@@ -34,7 +34,7 @@ def test_ot_lab_animates_sinkhorn_with_a_log_violation_axis(make_window, qtbot):
     title = win.canvas.plots[0].titleLabel.text
     assert "source" in title and "target" in title
     # the plan matrix's axes read its own 0..n after a theme toggle (they read 0..400000)
-    win.theme_action.toggle()
+    win.toggle_theme()
     qtbot.wait(100)  # a layout pass
     _check_axes(win.canvas, win.canvas.frame)
     assert max(_tick_values(win.canvas.plots[-1].getAxis("left"))) <= 400
@@ -101,13 +101,13 @@ def test_divergence_density_axis_reads_the_density_after_a_theme_toggle(make_win
     c = win.controller
     wait_frames(qtbot, win, 2, timeout=30000)
     for _ in range(2):
-        win.theme_action.toggle()
+        win.toggle_theme()
         n = len(c.timeline)
         qtbot.waitUntil(lambda n=n: len(c.timeline) > n, timeout=30000)
         qtbot.waitUntil(lambda: win.canvas.frame is c.current_frame(), timeout=5000)
         _check_axes(win.canvas, win.canvas.frame)
         assert max(_tick_values(win.canvas.plots[0].getAxis("left"))) < 1.0
-    win.theme_action.toggle()  # dark
+    win.toggle_theme()  # dark
     n = len(c.timeline)
     qtbot.waitUntil(lambda: len(c.timeline) > n + 1, timeout=30000)
     qtbot.waitUntil(lambda: win.canvas.frame is c.current_frame(), timeout=5000)

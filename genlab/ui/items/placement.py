@@ -84,7 +84,10 @@ class LabelPlacer:
         if not entries:
             self.leaders.setData(x=[], y=[])
             return
-        marks_data = [it.anchors() for it in self.items if it.visible]
+        # a text label's own anchor is not an obstacle (each label would be pushed off its
+        # natural spot above it); handles, arrows' starts and small point sets are
+        marks_data = [it.anchors() for it in self.items
+                      if it.visible and type(it).__name__ != "LabelsItem"]
         marks_data = np.concatenate(marks_data) if marks_data else np.zeros((0, 2))
 
         def px(x: float, y: float) -> QtCore.QPointF:

@@ -26,8 +26,13 @@ class LabelsItem(LayerItem):
 
     def update(self, layer: Labels) -> None:
         th = self.theme
+        # a translucent backing keeps a label legible over a dense cloud or a line
+        bg = pg.mkColor(th.background)
+        bg.setAlpha(170)
         while len(self.texts) < len(layer.texts):
-            self.texts.append(self.add(pg.TextItem(anchor=(0.5, 0.5))))
+            self.texts.append(self.add(pg.TextItem(anchor=(0.5, 0.5), fill=pg.mkBrush(bg))))
+        for t in self.texts:
+            t.fill = pg.mkBrush(bg)
         colour = self.look(layer.series).colour
         self.xy = np.array(layer.xy[:len(layer.texts)], float)
         for i, item in enumerate(self.texts):
