@@ -162,7 +162,9 @@ def test_live_time_steps_and_view_rerender_without_retraining():
     assert again[2].panels[1].title.endswith("t = 0.20")
     assert "needs N(0, I)" in again[3].panels[0].title  # source is 8gaussians here
     # the trained nets are the same objects: same distances as in the first run for N = 8
-    trained = next(iter(lab._CACHE.values()))[1]
+    from genlab.engine.training.store import STORE
+
+    trained = next(v for k, v in STORE._items.items() if k.startswith("flow-matching:"))[1]
     assert ("independent", 8, "euler") in trained.dist
 
 

@@ -47,7 +47,6 @@ from genlab.labs.base import FrameGenerator, LabInfo, RunContext
 from genlab.labs.flow_matching import settings as S
 from genlab.labs.flow_matching.panels import Lab
 from genlab.labs.flow_matching.settings import LIVE, SERIES, Params
-from genlab.labs.flow_matching.setup import CACHE as _CACHE
 from genlab.labs.flow_matching.setup import Nets, Store, cache_key, make_data, target_points
 from genlab.labs.frame import Frame, message_frame
 from genlab.labs.pacing import ramp
@@ -59,7 +58,9 @@ __all__ = ["LAB", "Params", "SERIES", "clear_cache", "run", "training_steps"]
 
 def clear_cache() -> None:
     """Forget the nets kept from the last finished run."""
-    _CACHE.clear()
+    from genlab.engine.training.store import STORE
+
+    STORE.clear("flow-matching")
 
 
 def training_steps(frame_no: int) -> int:
@@ -120,8 +121,10 @@ def run(params: Params, ctx: RunContext) -> FrameGenerator:
     from genlab.engine.device import resolve  # imports torch
 
     device = resolve(ctx.device)
+    from genlab.engine.training.store import STORE
+
     key = cache_key(p, x1, device)
-    cached = _CACHE.get(key)
+    cached = STORE.get(key)
     if cached is not None:
         # the key holds every input of make_data: the kept sets, fits and floor are these
         nets, store, data = cached
@@ -133,10 +136,10 @@ def run(params: Params, ctx: RunContext) -> FrameGenerator:
     step = 0
     if cached is None:
         step = yield from _train(lab, box)
-        _CACHE.clear()
+        STORE.clear("flow-matching")  # one trained pair at a time: they are not small
     lab.trained = True
     p = lab.p = box[0]
-    _CACHE[cache_key(p, x1, device)] = (nets, store, data)
+    STORE.put(cache_key(p, x1, device), (nets, store, data))
 
     # the shown time sweeps from the source to the slider's value while the jobs run, in
     # SWEEP_S seconds whatever N (unless the run reuses trained nets: then the user moved a
@@ -145,8 +148,7 @@ def run(params: Params, ctx: RunContext) -> FrameGenerator:
     sweep = 0
     while True:
         p = lab.p
-        for job in lab.next_group():
-            lab.do(job)
+        lab.work()
         left = len(lab.pending())
         n_sweep = min(S.SWEEP_FRAMES, p.n_steps)
         sweeping = not manual and p.view != "fields" and sweep < n_sweep

@@ -132,16 +132,14 @@ class Flows:
                 out.append(Job(kind, S.STRAIGHT_STEPS, "euler", 0, S.STRAIGHT_N, "straight"))
         return out
 
-    def next_group(self) -> list[Job]:
-        """Jobs for one frame: in order, within the frame budget (at least one)."""
-        group, used = [], 0.0
-        for job in self.pending():
-            c = job_cost(job, self.pairs)
-            if group and used + c > S.FRAME_BUDGET_MS:
-                break
-            group.append(job)
-            used += c
-        return group
+    def work(self) -> None:
+        """One frame's work: the pending jobs in order, within the frame budget (estimated
+        costs; at least one job), through the engine's frame-budget jobs."""
+        from genlab.engine.training.jobs import Job as StepJob
+        from genlab.engine.training.jobs import advance
+
+        advance([StepJob(j, 1, job_cost(j, self.pairs), lambda _k, j=j: self.do(j))
+                 for j in self.pending()], S.FRAME_BUDGET_MS)
 
     def do(self, job: Job) -> None:
         s = self.store

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -183,10 +182,11 @@ def diverged(kind: str, what: str, step: int, lr: float) -> LabError:
                     f"learning rate (now {lr:.2g}) or use a larger batch.")
 
 
-CACHE: dict[tuple[Any, ...], tuple[Nets, Store, Data]] = {}
+def cache_key(p: Params, x1: np.ndarray, device: str) -> str:
+    """What the two nets, the data set-up and the flows computed with them depend on: the
+    key of the engine's store of trained models."""
+    from genlab.engine.training.store import model_key
 
-
-def cache_key(p: Params, x1: np.ndarray, device: str) -> tuple[Any, ...]:
-    return (p.source, p.dataset, p.noise, p.n_components, p.train_steps, p.hidden,
-            p.n_particles, p.seed, p.lr, p.batch_size, device,
-            x1.tobytes() if p.dataset == "drawn" else b"")
+    return model_key("flow-matching", p.source, p.dataset, p.noise, p.n_components,
+                     p.train_steps, p.hidden, p.n_particles, p.seed, p.lr, p.batch_size,
+                     device, x1 if p.dataset == "drawn" else None)

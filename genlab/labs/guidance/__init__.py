@@ -127,23 +127,33 @@ def _train(lab: Lab, ctx: RunContext, box: list[Params]) -> Generator[Frame, Any
     return frame_no
 
 
-_CACHE: dict[tuple[Any, ...], Lab] = {}
-
-
 def clear_cache() -> None:
     """Forget the trained denoiser and the sample sets kept from the last run."""
-    _CACHE.clear()
+    from genlab.engine.training.store import STORE
+
+    STORE.clear("guidance")
 
 
-def _cache_key(p: Params, ctx: RunContext) -> tuple[Any, ...]:
+def _cache_key(p: Params, ctx: RunContext) -> str:
+    """What the trained denoiser and its sample sets depend on (the store's key)."""
     from genlab.engine.device import resolve  # imports torch
+    from genlab.engine.training.store import model_key
 
-    drawn = b""
+    drawn = None
     if p.dataset == "drawn" and ctx.drawn is not None:
-        drawn = np.asarray(ctx.drawn, dtype=np.float64).tobytes() + (
-            b"" if ctx.drawn_labels is None else np.asarray(ctx.drawn_labels).tobytes())
-    return (p.dataset, p.noise, p.n_components, p.score, p.p_uncond, p.train_steps, p.lr,
-            p.n_samples, p.seed, resolve(ctx.device), drawn)
+        drawn = (np.asarray(ctx.drawn, dtype=np.float64),
+                 None if ctx.drawn_labels is None else np.asarray(ctx.drawn_labels))
+    return model_key("guidance", p.dataset, p.noise, p.n_components, p.score, p.p_uncond,
+                     p.train_steps, p.lr, p.n_samples, p.seed, resolve(ctx.device), drawn)
+
+
+def _keep(key: str, lab: Lab) -> None:
+    """Keep this run's lab in the engine's store, as the lab's only entry (a model and
+    dozens of sample sets: one is enough to make a change after the end instant)."""
+    from genlab.engine.training.store import STORE
+
+    STORE.clear("guidance")
+    STORE.put(key, lab)
 
 
 def run(params: Params, ctx: RunContext) -> FrameGenerator:
@@ -152,8 +162,10 @@ def run(params: Params, ctx: RunContext) -> FrameGenerator:
     the next run with the same data and training settings: a change after the end (which
     restarts the run) then shows at once, without training or sweeping again."""
     p = params
+    from genlab.engine.training.store import STORE
+
     key = _cache_key(p, ctx)
-    lab = _CACHE.get(key)
+    lab = STORE.get(key)
     box = [p]
     step = 0
     reused = lab is not None
@@ -167,8 +179,7 @@ def run(params: Params, ctx: RunContext) -> FrameGenerator:
         lab = Lab(p, cm, values, what)
         if p.score == "learned + exact":
             step = yield from _train(lab, ctx, box)
-            _CACHE.clear()
-            _CACHE[key] = lab
+            _keep(key, lab)
     lab.p = p = box[0]
     lab.top = Lab.top
     i_sweep, swept = 0, False
@@ -231,8 +242,7 @@ def run(params: Params, ctx: RunContext) -> FrameGenerator:
             if p.sweep and not old.sweep:
                 manual, i_sweep = False, 0
         elif finished:
-            _CACHE.clear()
-            _CACHE[key] = lab
+            _keep(key, lab)
             return
 
 

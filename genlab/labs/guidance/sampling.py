@@ -4,6 +4,7 @@ spread."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -135,10 +136,8 @@ class Sampling:
             return n * self.exact_cost[job.c]
         return n * S.LEARNED_MS_PER_POINT
 
-    def _advance(self, job: Job, budget: float) -> float:
-        """Take as many steps of ``job`` as fit in ``budget`` (at least one); the cost."""
-        per = self._cost(job)
-        k = max(1, min(job.n_steps - job.i, int(budget // per)))
+    def _steps(self, job: Job, k: int) -> None:
+        """The next k steps of ``job``; a finished job's samples are kept."""
         fn = self.score_fn(job.kind, job.c, job.w)
         for _ in range(k):
             t0, t1 = float(job.ts[job.i]), float(job.ts[job.i + 1])
@@ -163,7 +162,6 @@ class Sampling:
             while len(self.samples) > S.N_CACHED:
                 self._measured.pop(self.samples.popitem(last=False)[0], None)
             del self.jobs[job.key]
-        return k * per
 
     def wanted(self, p: Params, c: int, w_show: float) -> list[tuple[Any, ...]]:
         """Sample sets still to compute, most urgent first: the shown w, then the grid."""
@@ -172,16 +170,19 @@ class Sampling:
         return [k for k in dict.fromkeys(out) if k not in self.samples]
 
     def work(self, p: Params, c: int, w_show: float, budget: float | None = None) -> bool:
-        """Spend about ``budget`` ms (default: one frame's) on the wanted sample sets; True if
-        any work was done."""
+        """Spend about ``budget`` ms (default: one frame's, estimated) on the wanted sample
+        sets, most urgent first, through the engine's frame-budget jobs; True if any work
+        was done."""
+        from genlab.engine.training.jobs import Job as StepJob
+        from genlab.engine.training.jobs import advance
+
         budget = S.FRAME_BUDGET_MS if budget is None else budget
-        did = False
+        queue = []
         for key in self.wanted(p, c, w_show):
-            if budget <= 0:
-                break
             job = self.jobs.get(key) or self.jobs.setdefault(key, self._new_job(key))
-            budget -= self._advance(job, budget)
-            did = True
+            queue.append(StepJob(key, job.n_steps, self._cost(job),
+                                 functools.partial(self._steps, job), done=job.i))
+        did = bool(queue) and budget > 0 and advance(queue, budget) > 0
         # jobs no longer wanted (another class, steps or sampler) are dropped
         keep = set(self.wanted(p, c, w_show))
         for key in [k for k in self.jobs if k not in keep]:
