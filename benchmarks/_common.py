@@ -24,6 +24,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
                   "denoiser training, 10k x 100-step samplers, time to a good DDPM fit"),
     "flow-matching": ("benchmarks.flow_matching",
                       "flow-matching training steps/s (independent, OT) and time to a fit"),
+    "images": ("benchmarks.images",
+               "image models: quality against time, throughput, GUI latency while training"),
     "close": ("benchmarks.close", "closing the window 0.5, 1.5 and 3 s into every lab"),
 }
 

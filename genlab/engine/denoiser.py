@@ -137,11 +137,18 @@ class DenoiserTrainer(LiveLearningRate):
     or (n,)) and an optional label y (an int or (n,) ints; None: the null label, i.e. the
     unconditional model) and return (n, 2) float64; ``score`` is a ``diffusion.ScoreFn``.
     ``guided_eps`` / ``guided_score`` give the classifier-free guided prediction.
+
+    ``ema`` > 0 keeps an exponential moving average of the weights (the engine's
+    ``training.ema``, with its warm-up) and the helpers above use it: a net trained at a
+    constant learning rate keeps jittering around a minimum, and its average does not (on
+    2D data the sampled distance to the data grew with longer training without it).  With
+    ``ema = 0`` the helpers use the trained weights themselves.
     """
 
     def __init__(self, model: Denoiser, x0: ArrayLike, schedule: Any, lr: float = 2e-3,
                  batch_size: int = 256, seed: int = 0, t_min: float = 1e-3,
-                 labels: ArrayLike | None = None, p_uncond: float = 0.1) -> None:
+                 labels: ArrayLike | None = None, p_uncond: float = 0.1,
+                 ema: float = 0.0) -> None:
         x = np.asarray(x0, dtype=np.float64).reshape(-1, 2)
         if len(x) == 0:
             raise ValueError("the denoiser needs at least one training point")
@@ -167,6 +174,16 @@ class DenoiserTrainer(LiveLearningRate):
         self.generator = torch.Generator().manual_seed(int(seed))
         self.optimizer = torch.optim.Adam(model.parameters(), lr=float(lr))
         self.n_steps_ = 0
+        self.ema_ = None
+        if ema > 0:
+            from genlab.engine.training.ema import ema_model
+
+            self.ema_ = ema_model(model, float(ema))
+
+    @property
+    def net(self) -> Denoiser:
+        """The weights that predict: the moving average when there is one."""
+        return self.model if self.ema_ is None else self.ema_.module  # type: ignore[return-value]
 
     @property
     def p_uncond(self) -> float:
@@ -215,7 +232,8 @@ class DenoiserTrainer(LiveLearningRate):
             out = self.model(x_t, t) if y is None else self.model(x_t, t, y)
             return ((out - eps) ** 2).mean()
 
-        losses = guarded_steps(self.optimizer, batch_loss, k)
+        update = None if self.ema_ is None else (lambda: self.ema_.update_parameters(self.model))
+        losses = guarded_steps(self.optimizer, batch_loss, k, after=update)
         self.n_steps_ += applied(losses)
         return losses
 
@@ -227,7 +245,8 @@ class DenoiserTrainer(LiveLearningRate):
         with torch.no_grad():
             x_t, t, eps, y = self._batch(int(n), torch.Generator().manual_seed(int(seed)),
                                          p_uncond)
-            out = self.model(x_t, t) if y is None else self.model(x_t, t, y)
+            net = self.net
+            out = net(x_t, t) if y is None else net(x_t, t, y)
             return float(((out - eps) ** 2).mean())
 
     def _labels(self, y: int | ArrayLike | None, n: int) -> torch.Tensor | None:
@@ -254,8 +273,9 @@ class DenoiserTrainer(LiveLearningRate):
         r""":math:`\hat\varepsilon_\theta(x, t, y)`, shape (n, 2); y None: the null label."""
         xt, tt = self._inputs(x, t)
         yt = self._labels(y, xt.shape[0])
+        net = self.net
         with torch.no_grad():
-            out = self.model(xt, tt) if yt is None else self.model(xt, tt, yt)
+            out = net(xt, tt) if yt is None else net(xt, tt, yt)
         return out.cpu().numpy().astype(np.float64)
 
     def guided_eps(self, x: ArrayLike, t: float | ArrayLike, y: int | ArrayLike,
@@ -270,7 +290,7 @@ class DenoiserTrainer(LiveLearningRate):
         assert yt is not None
         null = torch.full_like(yt, self.null_label)
         with torch.no_grad():
-            out = self.model(torch.cat([xt, xt]), torch.cat([tt, tt]), torch.cat([null, yt]))
+            out = self.net(torch.cat([xt, xt]), torch.cat([tt, tt]), torch.cat([null, yt]))
         both = out.cpu().numpy().astype(np.float64)
         uncond, cond = both[:n], both[n:]
         return uncond + float(w) * (cond - uncond)

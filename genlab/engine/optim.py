@@ -30,14 +30,16 @@ class LiveLearningRate:
 
 
 def guarded_steps(optimizer: Any, loss_fn: Callable[[], Any], k: int,
-                  clip: Callable[[], Any] | None = None) -> np.ndarray:
+                  clip: Callable[[], Any] | None = None,
+                  after: Callable[[], Any] | None = None) -> np.ndarray:
     """Up to k optimiser steps, each on a fresh ``loss_fn()`` (a scalar torch tensor, e.g. a
     new minibatch's loss); returns their loss values (k of them, or fewer).
 
     It stops at the first non-finite loss *without* applying that update, so the weights
     stay the last good ones and the caller can report the divergence; the number of steps
     applied is the number of finite values returned.  ``clip`` (e.g. gradient-norm
-    clipping) runs between the backward pass and the step.
+    clipping) runs between the backward pass and the step; ``after`` (e.g. an EMA update of
+    the weights) after each step applied.
     """
     losses = []
     for _ in range(int(k)):
@@ -51,6 +53,8 @@ def guarded_steps(optimizer: Any, loss_fn: Callable[[], Any], k: int,
         if clip is not None:
             clip()
         optimizer.step()
+        if after is not None:
+            after()
     return np.array(losses)
 
 

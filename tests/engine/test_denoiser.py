@@ -98,3 +98,25 @@ def test_fit_mixture_recovers_well_separated_components():
     np.testing.assert_allclose(fit.covariances[order], true.covariances, atol=0.08)
     # fewer distinct points than components: K is lowered, not a singular fit
     assert fit_mixture(np.array([[0.0, 0.0], [1.0, 1.0]]), 5).n_components == 2
+
+
+def test_the_moving_average_predicts_when_asked_and_lags_the_weights():
+    """With ema > 0 the helpers use the averaged weights (not the trained ones); with 0 the
+    trainer behaves as before, batch for batch."""
+    import torch
+
+    from genlab.engine import diffusion as dif
+    from genlab.engine.denoiser import Denoiser, DenoiserTrainer
+
+    x = np.random.default_rng(0).normal(size=(200, 2))
+    plain = DenoiserTrainer(Denoiser(32, 2, seed=1), x, dif.VPSchedule(), seed=2)
+    avg = DenoiserTrainer(Denoiser(32, 2, seed=1), x, dif.VPSchedule(), seed=2, ema=0.99)
+    la, lb = plain.step(30), avg.step(30)
+    np.testing.assert_allclose(la, lb)  # the same training
+    for a, b in zip(plain.model.parameters(), avg.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    probe = np.array([[0.3, -0.2]])
+    assert np.allclose(plain.eps(probe, 0.5), plain.model(
+        torch.tensor(probe, dtype=torch.float32), torch.tensor([0.5])).detach().numpy(),
+        atol=1e-6)
+    assert not np.allclose(avg.eps(probe, 0.5), plain.eps(probe, 0.5))  # the average differs
