@@ -30,8 +30,30 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-def _frames(params: flow.Params, n: int | None = None, ctx: RunContext = CTX) -> list[Frame]:
+def _run(params: flow.Params, ctx: RunContext = CTX):
+    """The lab's frames after its preview (the data shown while torch loads, tested on its
+    own), passing live changes on."""
     gen = flow.run(params, ctx)
+    try:
+        f = next(gen)
+        if f.caption.startswith("Preparing"):
+            f = next(gen)
+        while True:
+            new = yield f
+            f = gen.send(new)
+    except StopIteration:
+        return
+    finally:
+        gen.close()
+
+
+def test_the_first_frame_shows_the_data_before_torch() -> None:
+    f = next(flow.run(flow.Params(), CTX))
+    assert f.caption.startswith("Preparing") and len(f.panels[0].layers["train"].xy) > 100
+
+
+def _frames(params: flow.Params, n: int | None = None, ctx: RunContext = CTX) -> list[Frame]:
+    gen = _run(params, ctx)
     try:
         return list(gen if n is None else itertools.islice(gen, n))
     finally:
@@ -109,7 +131,7 @@ def test_training_lowers_both_nlls_and_moves_the_samples() -> None:
 
 def test_warp_view_layer_by_layer() -> None:
     params = replace(flow.Params(), view="warp", layer=0)
-    gen = flow.run(params, CTX)
+    gen = _run(params, CTX)
     try:
         f0 = next(gen)
         _check(f0)
@@ -189,7 +211,7 @@ def test_run_ends_after_steps_and_steps_is_live() -> None:
     assert [f.step for f in frames] == list(range(11)) and [f.x for f in frames] == list(range(11))
     assert frames[-1].caption.startswith("Done: 10 Adam steps")
     assert all(f.total == 11 for f in frames)
-    gen = flow.run(params, CTX)
+    gen = _run(params, CTX)
     try:
         next(gen)
         next(gen)
@@ -213,7 +235,7 @@ def test_live_learning_rate_reaches_adam(monkeypatch) -> None:
 
     monkeypatch.setattr(flows.MLETrainer, "step", spy)
     params = flow.Params()
-    gen = flow.run(params, CTX)
+    gen = _run(params, CTX)
     try:
         next(gen)
         gen.send(replace(params, lr=1e-3, batch_size=64))
@@ -274,7 +296,7 @@ def test_divergence_stops_with_a_lab_error(monkeypatch) -> None:
         return original(self, k)
 
     monkeypatch.setattr(flows.MLETrainer, "step", flaky)
-    gen = flow.run(replace(flow.Params(), lr=0.05), CTX)
+    gen = _run(replace(flow.Params(), lr=0.05), CTX)
     frames = []
     with pytest.raises(LabError, match="diverged at step 4 .*lower the learning rate"):
         for f in gen:
@@ -299,7 +321,7 @@ def test_large_data_frames_stay_small_and_quick() -> None:
 
     params = replace(flow.Params(), n_points=20_000)
     for view in flow.VIEWS:
-        gen = flow.run(replace(params, view=view), CTX)
+        gen = _run(replace(params, view=view), CTX)
         try:
             next(gen)
             t0 = time.perf_counter()
@@ -548,7 +570,7 @@ def test_the_1d_start_caption_states_the_start_densitys_own_std_and_peak():
     default seed) and peak, stated on screen, are those of the density drawn."""
     import re
 
-    frame = next(flow.run(flow.Params(dimension="1d"), RunContext()))
+    frame = next(_run(flow.Params(dimension="1d"), RunContext()))
     m = re.search(r"std ([\d.]+) and peak ([\d.]+)", frame.caption)
     assert m, frame.caption
     curve = frame.panels[2].layers["start"]

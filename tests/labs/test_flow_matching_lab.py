@@ -42,9 +42,11 @@ def _params(**kw) -> lab.Params:
 
 def _run_all(p: lab.Params, ctx: RunContext = CTX, sends: dict[int, dict] | None = None
              ) -> list[Frame]:
-    """Every frame of a run; ``sends`` maps a frame index to live changes sent after it."""
+    """Every frame of a run after the preview (the data shown while torch loads, checked on
+    its own); ``sends`` maps a frame index to live changes sent after it."""
     gen = lab.run(p, ctx)
-    frames = [next(gen)]
+    first = next(gen)
+    frames = [next(gen) if first.caption.startswith("Preparing") else first]
     cur = p
     try:
         while True:
@@ -56,6 +58,12 @@ def _run_all(p: lab.Params, ctx: RunContext = CTX, sends: dict[int, dict] | None
     except StopIteration:
         pass
     return frames
+
+
+def _first(gen) -> Frame:
+    """The first frame after the preview (the data shown while torch loads)."""
+    f = next(gen)
+    return next(gen) if f.caption.startswith("Preparing") else f
 
 
 def _training(f: Frame) -> bool:
@@ -99,6 +107,7 @@ def test_training_frames_then_flows_then_done():
 
 def test_both_nets_start_from_the_same_weights():
     gen = lab.run(_params(view="fields", time=0.3), CTX)
+    next(gen)  # the preview
     first = next(gen)
     gen.close()
     ind, ot = first.panels[0].layers["v_θ"], first.panels[2].layers["v_θ"]
@@ -120,7 +129,7 @@ def test_ot_pairing_gives_straighter_flow_and_fewer_steps():
 def test_exact_panel_is_the_engine_mixture_velocity():
     p = _params(source="standard normal", dataset="8gaussians", view="fields", time=0.4)
     gen = lab.run(p, CTX)
-    f = next(gen)
+    f = _first(gen)
     gen.close()
     panel = f.panels[1]
     assert panel.title.startswith("exact u_t over p_t")
@@ -138,7 +147,7 @@ def test_exact_panel_is_the_engine_mixture_velocity():
 
 def test_fitted_target_is_said_in_the_panel():
     gen = lab.run(_params(dataset="moons", n_components=6, view="fields"), CTX)
-    f = next(gen)
+    f = _first(gen)
     gen.close()
     assert "fitted" in f.panels[1].title
     assert "6 Gaussians fitted to moons" in f.caption
@@ -191,19 +200,19 @@ def test_fm_exact_beats_pf_ode_at_four_steps():
 
 def test_drawn_target_and_no_drawn_points():
     gen = lab.run(_params(dataset="drawn"), RunContext(device="cpu"))
-    f = next(gen)
+    f = _first(gen)
     gen.close()
     assert "no data" in f.title and f.total == 1
     drawn = np.random.default_rng(0).normal(size=(80, 2)) * [1.5, 0.5]
     gen = lab.run(_params(dataset="drawn", source="standard normal", n_components=4,
                           view="fields"), RunContext(drawn=drawn, device="cpu"))
-    f = next(gen)
+    f = _first(gen)
     gen.close()
     assert "N(0, I) → drawn points" in f.title  # the nets train on the points themselves
     assert "4 Gaussians fitted to the drawn points" in f.caption  # the exact field's stand-in
     same = np.zeros((20, 2))
     gen = lab.run(_params(dataset="drawn"), RunContext(drawn=same, device="cpu"))
-    f = next(gen)
+    f = _first(gen)
     gen.close()
     assert "too few points" in f.title
 
@@ -311,3 +320,17 @@ def test_the_floor_says_how_it_was_measured():
     assert "floor, a resample of the drawn points" in last.caption
     last = _run_all(_params(source="standard normal", dataset="8gaussians"))[-1]
     assert "floor, two draws of the target" in last.caption
+
+
+def test_the_first_frame_shows_the_data_before_torch_loads():
+    import subprocess
+    import sys
+
+    code = ("import sys, genlab.labs.flow_matching as fm\n"
+            "from genlab.labs.base import RunContext\n"
+            "f = next(fm.run(fm.Params(), RunContext()))\n"
+            "print(f.caption.startswith('Preparing'), 'torch' in sys.modules,"
+            " len(f.panels[0].layers['target'].xy) > 100)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["True", "False", "True"]

@@ -57,6 +57,8 @@ def test_training_frames_then_the_sweep_then_the_slider_w() -> None:
     gen = G.run(SMALL, CTX)
     frames = _until(gen, _done)
     gen.close()
+    assert frames[0].caption.startswith("Preparing")  # the data, while torch loads
+    frames = frames[1:]
     titles = [f.title for f in frames]
     n_train = sum("training" in t for t in titles)
     assert n_train == 1 + SMALL.train_steps // G.TRAIN_STEPS_PER_FRAME  # 15 steps a frame
@@ -211,7 +213,7 @@ def test_the_run_ends_when_done_and_a_rerun_reuses_the_denoiser_and_samples() ->
                                   _layers(first[-1], 0)["samples"].xy)
     # other training settings train again
     other = list(G.run(replace(p, p_uncond=0.3), CTX))
-    assert "training" in other[0].title
+    assert other[0].caption.startswith("Preparing") and "training" in other[1].title
     G.clear_cache()
 
 

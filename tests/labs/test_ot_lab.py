@@ -385,3 +385,20 @@ def test_every_preset_runs(preset: str) -> None:
     assert frames
     for f in frames:
         _check(f)
+
+
+def test_a_hundred_thousand_drawn_points_are_subsampled_and_said_so():
+    import time
+
+    from genlab.labs.ot import Params as OTParams
+    from genlab.labs.ot import run as ot_run
+
+    pts = np.random.default_rng(0).normal(size=(100_000, 2))
+    labels = (pts[:, 0] > 0).astype(np.int64)
+    t0 = time.perf_counter()
+    gen = ot_run(OTParams(dataset="drawn", target="drawn", method="exact"),
+                 RunContext(drawn=pts, drawn_labels=labels))
+    frames = [next(gen), next(gen)]
+    gen.close()
+    assert time.perf_counter() - t0 < 60  # minutes and gigabytes before
+    assert "2000 of its" in frames[-1].caption

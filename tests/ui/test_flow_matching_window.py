@@ -30,8 +30,9 @@ def test_time_slider_view_and_steps_drive_the_run(make_window, qtbot):
     c = win.controller
     c.set_fps(0)  # as fast as the lab computes
     assert c.lab.name == "flow-matching"
-    wait_frames(qtbot, win, 1, timeout=60000)
-    assert "training" in c.timeline[0].title
+    wait_frames(qtbot, win, 2, timeout=60000)
+    assert c.timeline[0].caption.startswith("Preparing")  # the data, while torch loads
+    assert "training" in c.timeline[1].title
     # a short run: a small training budget restarts the run
     c.set_params(replace(c.params, train_steps=60, source="standard normal",
                          dataset="8gaussians", n_particles=300))

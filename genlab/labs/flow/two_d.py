@@ -225,6 +225,12 @@ def run_2d(p: Params, ctx: RunContext) -> FrameGenerator:
                             "fraction.")
         return
     g = _Plane(x, train, held, p.seed)
+    # the data at once, while torch loads (a second or two in a fresh process)
+    yield Frame(step=0, title=f"Flow · {p.dataset}", panels=(Panel(
+        {"train": Points(x[train][:4000], series="train", size=0.8),
+         "held-out": Points(x[held][:4000], series="held-out", size=0.8)},
+        title="the data", xlim=g.xlim, ylim=g.ylim, xlabel="x₁", ylabel="x₂"),),
+        caption="Preparing the run: importing torch and building the flow.", series=SERIES)
 
     # torch is imported here (through the engine), never when the lab module is imported
     from genlab.engine.device import resolve

@@ -106,6 +106,27 @@ def _train(lab: Lab, box: list[Params]) -> Generator[Frame, Any, int]:
         frame_no += 1
 
 
+def _preview(p: Params, x1: np.ndarray) -> Frame:
+    """The first frame, before torch is imported: the source and the target points."""
+    from genlab.engine.datasets import make_dataset
+    from genlab.labs.flow_matching.settings import NORMAL, TARGET
+    from genlab.labs.frame import Panel, Points
+    from genlab.labs.plane import square_limits
+
+    rng = np.random.default_rng(p.seed)
+    x0 = (rng.standard_normal((S.SHOW_TARGET, 2)) if p.source == NORMAL else
+          make_dataset(p.source, S.SHOW_TARGET, p.noise, p.seed)[0])
+    lim = square_limits(np.concatenate([x0, x1[:S.SHOW_TARGET]]), 0.6)
+    layers = {"target": Points(x1[:S.SHOW_TARGET], series=TARGET, size=0.6, alpha=0.5),
+              "source": Points(x0, size=0.6)}
+    return Frame(0, f"Flow matching · {p.source} → {p.dataset}",
+                 (Panel(layers, title="source x₀ (ink) and target x₁ (grey)", xlim=lim[0],
+                        ylim=lim[1]),),
+                 caption="Preparing the run: importing torch and POT, fitting the mixtures "
+                         "and measuring the floor; the two nets then train side by side.",
+                 series=SERIES, total=None)
+
+
 def run(params: Params, ctx: RunContext) -> FrameGenerator:
     """Frames: the training of both nets, then the flows and distances, then the run ends."""
     p = params
@@ -118,6 +139,7 @@ def run(params: Params, ctx: RunContext) -> FrameGenerator:
         yield message_frame("Flow matching · degenerate data",
                             "The target points all coincide: draw points over an area.")
         return
+    yield _preview(p, x1)  # at once: the data, while torch, POT and the set-up load
     from genlab.engine.device import resolve  # imports torch
 
     device = resolve(ctx.device)

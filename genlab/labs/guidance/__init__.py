@@ -71,6 +71,11 @@ __all__ = ["LAB", "SERIES", "TRAIN_STEPS_PER_FRAME", "W_GRID", "Params", "class_
 def _train(lab: Lab, ctx: RunContext, box: list[Params]) -> Generator[Frame, Any, int]:
     """Frames of the conditional denoiser's training with label dropout; sets
     ``lab.trainer`` and returns the number of frames yielded."""
+    # the labelled data at once, while torch loads (a second or two in a fresh process)
+    box[0] = take_live(box[0], (yield Frame(
+        step=0, title=f"Guidance · {lab.what}", panels=(lab.data_panel(),),
+        caption="Preparing the run: importing torch and building the conditional denoiser.",
+        series=SERIES)), LIVE)
     from genlab.engine.denoiser import Denoiser, DenoiserTrainer
     from genlab.engine.device import resolve
 
@@ -81,7 +86,7 @@ def _train(lab: Lab, ctx: RunContext, box: list[Params]) -> Generator[Frame, Any
                               seed=p.seed, t_min=S.T_MIN, labels=lab.c_train,
                               p_uncond=p.p_uncond)
     z = np.random.default_rng(sub_seed(p.seed, 4)).standard_normal((S.PREVIEW_N, 2))
-    done = frame_no = 0
+    done, frame_no = 0, 1  # frame 0 was the data
     while True:
         q = box[0]
         c = class_index(lab.values, q.label)
@@ -136,7 +141,6 @@ def clear_cache() -> None:
 
 def _cache_key(p: Params, ctx: RunContext) -> str:
     """What the trained denoiser and its sample sets depend on (the store's key)."""
-    from genlab.engine.device import resolve  # imports torch
     from genlab.engine.training.store import model_key
 
     drawn = None
@@ -144,7 +148,7 @@ def _cache_key(p: Params, ctx: RunContext) -> str:
         drawn = (np.asarray(ctx.drawn, dtype=np.float64),
                  None if ctx.drawn_labels is None else np.asarray(ctx.drawn_labels))
     return model_key("guidance", p.dataset, p.noise, p.n_components, p.score, p.p_uncond,
-                     p.train_steps, p.lr, p.n_samples, p.seed, resolve(ctx.device), drawn)
+                     p.train_steps, p.lr, p.n_samples, p.seed, ctx.device, drawn)
 
 
 def _keep(key: str, lab: Lab) -> None:

@@ -59,6 +59,11 @@ class Lab(Sampling):
         state = "" if current else " (sampling…)"
         return self._plane(layers, f"{who}: class {self.values[c]}, w = {w:.2f}{state}")
 
+    def data_panel(self) -> Panel:
+        """The labelled points alone (the first frame, before anything is trained)."""
+        return self._plane({"data": Points(self.show, labels=self.show_labels, size=0.6)},
+                           f"{self.what}: the classes")
+
     def tilted(self, c: int, w: float) -> Heatmap:
         """Contours of the tilted density p₀(x)p₀(y|x)^w (t → 0), which guided samples do
         not follow."""

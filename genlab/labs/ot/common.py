@@ -38,16 +38,29 @@ class Problem:
     uniform: bool
 
 
+MAX_DRAWN = 2000  # drawn points per side, as the gallery's (the n × m costs and the solve)
+
+
 def _side(dataset: str, count: int, noise: float, seed: int, ctx: RunContext,
           want: int, side: str) -> tuple[np.ndarray, str]:
     if dataset != "drawn":
         return make_dataset(dataset, count, noise, seed)[0], ""
     pts, labels = lab_data("drawn", count, noise, seed, ctx)
     colours = np.unique(labels)
+    note = ""
     if len(colours) == 1:
-        return pts, (f"Only one colour was painted, so all {len(pts)} drawn points are the "
-                     f"{side}.")
-    return pts[labels == colours[min(want, len(colours) - 1)]], ""
+        note = (f"Only one colour was painted, so all {len(pts)} drawn points are the "
+                f"{side}.")
+    else:
+        pts = pts[labels == colours[min(want, len(colours) - 1)]]
+    if len(pts) > MAX_DRAWN:
+        # 100k points made a 100k × m cost matrix (gigabytes) and a solve of minutes
+        keep = np.sort(np.random.default_rng(seed).choice(len(pts), MAX_DRAWN, replace=False))
+        note = (note + " " if note else "") + (
+            f"The {side} uses {MAX_DRAWN} of its {len(pts)} drawn points, chosen at random "
+            "(the exact solve grows with n × m).")
+        pts = pts[keep]
+    return pts, note
 
 
 def _limits(x: np.ndarray, y: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -66,10 +79,10 @@ def problem(p: Params, ctx: RunContext) -> Problem:
     x, note = _side(p.dataset, p.n, p.noise, p.seed, ctx, 0, "source")
     notes += [note] if note else []
     y, note = _side(p.target, p.m, p.noise, p.seed + 1, ctx, 1, "target")
-    if note and p.dataset == "drawn":
+    if note.startswith("Only one colour") and p.dataset == "drawn":
         note = ("Only one colour was painted, so the source and the target are the same drawn "
                 "points: the exact plan keeps every point in place and costs 0.")
-        notes = []
+        notes = [n for n in notes if not n.startswith("Only one colour")]
     notes += [note] if note else []
     ox, oy = principal_order(x, y)
     x, y = np.ascontiguousarray(x[ox]), np.ascontiguousarray(y[oy])

@@ -11,7 +11,6 @@ import numpy as np
 from genlab.engine.ot import (
     barycentric_projection,
     exact_plan,
-    import_pot,
     independent_plan,
 )
 from genlab.engine.ot_summary import sample_pairs
@@ -71,7 +70,6 @@ def run_interpolation(p: Params, pb: Problem) -> FrameGenerator:
                            "(solving)", xlim=pb.xlim, ylim=pb.ylim) for title in titles[method])
 
     if method in ("exact", "exact vs sinkhorn"):
-        import_pot()
         take((yield Frame(step, f"{base} · solving", waiting(), series=SERIES,
                           caption=join(f"{data_text(pb, p)}; solving the exact problem "
                                        "(POT's network simplex).", *notes))))

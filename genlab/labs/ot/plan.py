@@ -20,7 +20,6 @@ from genlab.engine.ot import (
     TOL,
     LogSinkhorn,
     exact_plan,
-    import_pot,
     independent_plan,
     marginal_violation,
     transport_cost,
@@ -240,9 +239,8 @@ def run_plan(p: Params, pb: Problem) -> FrameGenerator:
     exact_cost = None
     exact_panel = None
     if method in ("exact", "exact vs sinkhorn"):
-        # POT's import (~2 s: it loads torch) goes before the first frame, so that a cancel
-        # after it is prompt; the first frame comes before the solve (~1 s at 2000 × 2000).
-        import_pot()
+        # the first frame comes at once, before POT's import (~2 s: it loads torch) and the
+        # solve (~1 s at 2000 × 2000); the window can abandon either if the run is cancelled
         caption = join(f"{data_text(pb, p)}; solving the exact problem (POT's network "
                        f"simplex on the {n} × {m} costs).", *notes)
         take((yield Frame(step, f"{base} · solving", (Panel(
