@@ -38,8 +38,13 @@ def class_data(p: Params, ctx: RunContext) -> tuple[ClassMixtures, np.ndarray, s
     if p.dataset == "8gaussians":
         return (gallery_class_mixtures("8gaussians", p.noise), np.arange(8),
                 "the 8 gaussians (one exact component per class)")
-    cm, values = class_mixtures(x, labels, p.n_components, seed=p.seed)
     src = "the drawn points" if p.dataset == "drawn" else p.dataset
+    if len(x) > S.N_FIT:
+        # the mixtures need a few thousand points, not 200k (seconds before any frame)
+        keep = np.random.default_rng(p.seed).choice(len(x), S.N_FIT, replace=False)
+        src = f"{S.N_FIT} of the {len(x)} drawn points"
+        x, labels = x[keep], labels[keep]
+    cm, values = class_mixtures(x, labels, p.n_components, seed=p.seed)
     return cm, values, f"{p.n_components} Gaussians fitted to each class of {src}"
 
 
