@@ -122,6 +122,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         self._links: tuple[str, ...] = ()
         self._titles: list[tuple | None] = []
         self._text: tuple | None = None
+        self._weights: list[int] = []
         self._frame: Frame | None = None
         self.overlay: list[pg.GraphicsObject] = []  # tool items kept on panel 0
         self.tool: ToolHandler | None = None
@@ -196,6 +197,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         if len(frame.panels) != len(self.plots):
             self._rebuild(len(frame.panels))
         self._link(frame.panels)
+        self._fit_columns(frame.panels)
         for p, (plot, panel) in enumerate(zip(self.plots, frame.panels, strict=True)):
             self._show_panel(p, plot, panel, frame)
         self.set_text(frame.title, frame.caption)
@@ -262,9 +264,10 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             self._placers.append(placer)
         self.plots = self._pool[:n]
         self._links = ()
+        self._weights: list[int] = []
         grid = self.panel_row.layout
         for i in range(max(len(self._pool), grid.columnCount())):
-            grid.setColumnStretchFactor(i, 1 if i < n else 0)  # equal widths, not by title
+            grid.setColumnStretchFactor(i, 100 if i < n else 0)  # by shape, not by title
         for i, plot in enumerate(self.plots):
             self._style_plot(plot)
             plot.setTitle(None)
@@ -277,6 +280,24 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             for obj in self.overlay:
                 if obj.scene() is None:
                     self.plots[0].addItem(obj)
+
+    def _fit_columns(self, panels: tuple[Panel, ...]) -> None:
+        """Columns share the width by the shape of their panels: an aspect-locked panel
+        whose box is tall gets a narrow column (four ±3 × ±7 planes in equal columns drew
+        their clusters tiny in empty space); every other panel a square's share."""
+        weights = []
+        for panel in panels:
+            w = 1.0
+            if panel.equal_aspect and panel.xlim is not None and panel.ylim is not None:
+                dx, dy = panel.xlim[1] - panel.xlim[0], panel.ylim[1] - panel.ylim[0]
+                if dx > 0 and dy > 0:
+                    w = min(max(dx / dy, 0.35), 2.5)
+            weights.append(int(round(100 * w)))
+        if weights != self._weights:
+            self._weights = weights
+            grid = self.panel_row.layout
+            for i, w in enumerate(weights):
+                grid.setColumnStretchFactor(i, w)
 
     def _link(self, panels: tuple[Panel, ...]) -> None:
         """Link each panel's view to the first panel of its link group (pan and zoom

@@ -96,8 +96,12 @@ class HandlesItem(LayerItem):
         self.scatter.setData(pos=self.xy, size=size, symbol="o",
                              brush=brush(c.red(), c.green(), c.blue(), 110),
                              pen=pen(color, 2.5 * th.scale))
+        bg = pg.mkColor(th.background)
+        bg.setAlpha(170)  # a translucent backing, as for Labels: legible over trails
         while len(self.texts) < len(layer.texts):
-            self.texts.append(self.add(pg.TextItem(anchor=(0.5, 0.5))))
+            self.texts.append(self.add(pg.TextItem(anchor=(0.5, 0.5), fill=pg.mkBrush(bg))))
+        for t in self.texts:
+            t.fill = pg.mkBrush(bg)
         # the text in ink: a label in the handle's own colour sat grey on blue
         for i, item in enumerate(self.texts):
             shown = i < len(layer.texts) and i < len(self.xy)
