@@ -241,6 +241,8 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         super().resizeEvent(ev)
         if ev is not None:  # None while pyqtgraph tears the view down
             self._wrap_caption()
+            if hasattr(self, "panel_row"):
+                self._fit_height()
 
     def _rebuild(self, n: int) -> None:
         """Lay out n plots from the pool (plot p is always the same PlotItem)."""
@@ -298,6 +300,27 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             grid = self.panel_row.layout
             for i, w in enumerate(weights):
                 grid.setColumnStretchFactor(i, w)
+        self._shapes = [(p.xlim[1] - p.xlim[0], p.ylim[1] - p.ylim[0])
+                        if p.equal_aspect and p.xlim is not None and p.ylim is not None
+                        else None for p in panels]
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """No taller than the aspect-locked panels can fill: four square planes side by side
+        in a tall canvas showed their clusters tiny between wide empty bands (y −9 … 9 for
+        x −3 … 3); the height left over goes below the caption."""
+        shapes = getattr(self, "_shapes", [])
+        weights = self._weights
+        if not shapes or len(weights) != len(shapes) or not any(shapes):
+            self.panel_row.setMaximumHeight(16_777_215)
+            return
+        width = max(self.width() - 40.0, 100.0)
+        total = float(sum(weights))
+        extra = 95.0 * self.theme.scale  # a title, a key line and the x axis
+        need = max(width * w / total * dy / dx + extra
+                   for w, shape in zip(weights, shapes, strict=True) if shape
+                   for dx, dy in (shape,))
+        self.panel_row.setMaximumHeight(max(int(need), 200))
 
     def _link(self, panels: tuple[Panel, ...]) -> None:
         """Link each panel's view to the first panel of its link group (pan and zoom
