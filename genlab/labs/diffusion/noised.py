@@ -1,4 +1,4 @@
-r"""The data of the diffusion labs and its *exact* noised marginal :math:`p_t`.
+r"""The data of the diffusion lab and its *exact* noised marginal :math:`p_t`.
 
 Two kinds of data, one interface (:class:`NoisedData`):
 
