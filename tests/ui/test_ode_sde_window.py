@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from genlab.labs.ode_sde.panels import bars_group
+from genlab.labs.ode_sde.settings import FLOOR, TRACK
+from genlab.ui.metrics import VALUES_PREFIX
 from tests.ui.conftest import drag_on_canvas, wait_frames
+from tests.ui.test_pictures import _check_axes
 
 
 def _step(frame) -> int:
@@ -62,7 +66,7 @@ def test_time_slider_moves_every_panel_live_and_the_start_is_dragged(make_window
 def test_the_ten_step_preset_runs(make_window, qtbot):
     win = make_window("ode-sde")
     c = win.controller
-    c.set_fps(60.0)
+    c.set_fps(0.0)  # as fast as the frames come: the test reads the run's end
     wait_frames(qtbot, win, 1, timeout=60000)
     win.apply_preset("ODE vs SDE with 10 steps")
     assert c.params.n_steps == 10 and c.params.methods == "ode | sde"
@@ -71,4 +75,17 @@ def test_the_ten_step_preset_runs(make_window, qtbot):
     assert [p.title for p in last.panels[:2]] == ["PF-ODE · Heun",
                                                   "reverse SDE · Euler–Maruyama"]
     assert _step(last) == 10
-    assert {"sliced W₂/Heun ODE", "sliced W₂/SDE"} <= set(last.metrics)
+    group = bars_group(10)
+    assert {f"{group}/Heun ODE", f"{group}/SDE", f"{group}/{FLOOR}"} == set(last.values)
+    # the end values are bars in the metric strip, beside the distance to p_t along the way
+    assert VALUES_PREFIX + group in win.metrics.plots and TRACK in win.metrics.plots
+    # one colour per sampler in the panels and the metric strip, and axes that read the data
+    # after a theme toggle and a font-scale step
+    table = {s.name: s for s in last.series}
+    for theme_step in (win.toggle_theme, lambda: win.zoom(1.15)):
+        theme_step()
+        qtbot.wait(50)
+        _check_axes(win.canvas, win.canvas.frame)
+        th = win.canvas.theme
+        for name in ("Heun ODE", "SDE", FLOOR):
+            assert win.metrics.drawn[name] == th.look(name, table).colour
