@@ -597,3 +597,18 @@ def test_the_inverse_cdf_ks_distance_measures_the_samples_not_the_uniforms() -> 
     last = frames_of(p)[-1]
     x_group = [k for k in last.metrics if k.startswith("KS distance to F/samples")]
     assert x_group
+
+
+def test_box_muller_names_the_same_draw_the_caption_describes() -> None:
+    """While single draws fly, the R and θ named on the plane are those of the draw the
+    caption works through (an older draw's R once sat beside the caption's numbers)."""
+    import re
+
+    for f in frames_of(Params(mode="box-muller")):
+        m = re.match(r"Draw \d+: .* R = √\(−2 ln U1\) = ([\d.]+) and θ = 2πU2 = ([\d.]+)",
+                     f.caption)
+        names = f.panels[1].layers.get("names")
+        if m is None or names is None:
+            continue
+        r, th = (float(v) for v in m.groups())
+        assert names.texts == (f"R = {r:.2f}", f"θ = {th:.2f}")

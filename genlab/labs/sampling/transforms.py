@@ -99,7 +99,10 @@ def run_box_muller(p: Params) -> FrameGenerator:
             if len(flown):
                 plane["radius"] = Segments(np.zeros((len(flown), 2)), z[flown],
                                            series="traced draws")
-                i = int(flown[-1])  # the newest landed traced draw: its R and θ
+                # R and θ of the draw the caption is about (the newest one after the
+                # single draws): while it flies, no older draw's numbers beside its own
+                i = min(f // BM_GAP, k - 1) if f < slow_end else int(flown[-1])
+            if len(flown) and i in flown:
                 arc = np.linspace(0.0, theta[i], 48)
                 r_arc = min(0.45, 0.8 * radius[i])
                 plane["angle"] = Curve(r_arc * np.cos(arc), r_arc * np.sin(arc),
