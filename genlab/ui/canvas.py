@@ -286,7 +286,10 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
     def _fit_columns(self, panels: tuple[Panel, ...]) -> None:
         """Columns share the width by the shape of their panels: an aspect-locked panel
         whose box is tall gets a narrow column (four ±3 × ±7 planes in equal columns drew
-        their clusters tiny in empty space); every other panel a square's share."""
+        their clusters tiny in empty space); every other panel a square's share. While the
+        user draws (``keep_view``) the layout stays as it is, like the view."""
+        if self.keep_view and len(self._weights) == len(panels):
+            return
         weights = []
         for panel in panels:
             w = 1.0

@@ -10,6 +10,7 @@ import unicodedata
 import numpy as np
 import pytest
 
+from genlab.engine.training.store import STORE
 from genlab.labs import LABS, RunContext
 from genlab.labs.frame import INK, MUTED, Frame, Handles, Layer
 from genlab.labs.params import param_fields, validate
@@ -26,6 +27,9 @@ PRESETS = [(lab, p.name) for lab in LAB_NAMES for p in presets_for(lab)]
 
 
 def _frames(lab, params, n=N_FRAMES, ctx=CTX) -> list[Frame]:
+    # Labs that train resume a model kept in the session's store; a run compared with
+    # another starts from the same state, as in a fresh process.
+    STORE.clear()
     gen = lab.run(params, ctx)
     try:
         return list(itertools.islice(gen, n))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from genlab.labs.frame import INK, Series
+from genlab.labs.frame import INK, MUTED, Series
 from genlab.labs.params import Choice, Flag, Range
 
 DATA = ("digits", "sprites", "file")
@@ -16,7 +16,7 @@ _FLOW: Any = ("model", ("flow",))
 
 LOSS, LOSS_AVG = "loss", "moving average"
 FD_RATIO, ACCURACY = "FD ÷ floor", "accuracy at w"
-SERIES = (Series(LOSS, 7), Series(LOSS_AVG, INK), Series(FD_RATIO, 0), Series(ACCURACY, 2))
+SERIES = (Series(LOSS, MUTED), Series(LOSS_AVG, INK), Series(FD_RATIO, 3), Series(ACCURACY, 2))
 
 
 @dataclass(frozen=True)
