@@ -11,9 +11,9 @@ name            structure (noise 0)                          noise / labels
 ==============  ===========================================  ===============================
 gaussian        N(0, I)                                      + N(0, s^2 I); labels 0
 8gaussians      8 points on the circle of radius 2.5         std 2 s around each; component
-moons           scikit-learn's two moons, scaled x2          sklearn noise s/2 (std s); moon
-circles         circles of radius 3 and 1.5 (sklearn)        sklearn noise s/2 (std 1.5 s);
-                                                             0 outer, 1 inner
+moons           scikit-learn's two moons, scaled x2          std s; the moon (fair coin)
+circles         circles of radius 3 and 1.5 (sklearn's       std 1.5 s; 0 outer, 1 inner
+                factor 0.5)                                  (fair coin)
 checkerboard    uniform on the 8 dark squares of a 4 x 4     std s; the square's index 0..7
                 board of 1.5-wide cells on [-3, 3]^2
 swissroll       scikit-learn's roll, (x, z) slice, / 3.5     sklearn noise 5 s (std ~1.4 s);
@@ -25,7 +25,10 @@ line            uniform on the segment (-3, -1.5)-(3, 1.5)   std s; labels 0
 ==============  ===========================================  ===============================
 
 The result is a deterministic function of ``(name, n, noise, seed)``
-(``np.random.default_rng(seed)``; scikit-learn's sets get a seed drawn from it).
+(``np.random.default_rng(seed)``; scikit-learn's swiss roll gets a seed drawn from it).
+Every set's points are independent draws of its law (moons and circles follow scikit-learn's
+shapes but not its evenly spaced draws), so the distance between two draws is the distance
+between two samples, the floor a perfect sampler sits on.
 """
 
 from __future__ import annotations
@@ -61,19 +64,26 @@ def _8gaussians(n: int, s: float, rng: np.random.Generator) -> tuple[np.ndarray,
 
 
 def _moons(n: int, s: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import make_moons  # lazily: sklearn costs ~0.8 s at start-up
-
-    x, y = make_moons(n_samples=n, noise=0.5 * s, random_state=_sk_seed(rng))
-    # sklearn's moons span x in [-1, 2], y in [-0.5, 1]: centre on (0.5, 0.25) and double.
-    x = 2.0 * (x - np.array([0.5, 0.25]))
-    return x, y.astype(np.int64)
+    # scikit-learn's two moons as a law, drawn i.i.d.: its make_moons spaces the angles evenly
+    # and splits n exactly in half, so two of its draws sit closer to each other than two
+    # samples of the law do, and a "floor" measured between them is too low.
+    k = rng.integers(0, 2, size=n)
+    ang = np.pi * rng.random(n)
+    upper = np.column_stack([np.cos(ang), np.sin(ang)])
+    lower = np.column_stack([1.0 - np.cos(ang), 0.5 - np.sin(ang)])
+    x = np.where(k[:, None] == 0, upper, lower) + 0.5 * s * rng.standard_normal((n, 2))
+    # the moons span x in [-1, 2], y in [-0.5, 1]: centre on (0.5, 0.25) and double.
+    return 2.0 * (x - np.array([0.5, 0.25])), k.astype(np.int64)
 
 
 def _circles(n: int, s: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import make_circles
-
-    x, y = make_circles(n_samples=n, noise=0.5 * s, factor=0.5, random_state=_sk_seed(rng))
-    return 3.0 * x, y.astype(np.int64)
+    # scikit-learn's circles (factor 0.5) as a law, drawn i.i.d. (see _moons)
+    k = rng.integers(0, 2, size=n)
+    ang = 2.0 * np.pi * rng.random(n)
+    radius = np.where(k == 0, 1.0, 0.5)[:, None]
+    x = radius * np.column_stack([np.cos(ang), np.sin(ang)])
+    x = x + 0.5 * s * rng.standard_normal((n, 2))
+    return 3.0 * x, k.astype(np.int64)
 
 
 def _checkerboard(n: int, s: float,
