@@ -57,6 +57,10 @@ class Lab:
         self._track: dict[int, dict[str, float]] = {}
         self._draws: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.notes: list[str] = []
+        # each deterministic sampler's mean endpoint distance to a fine solve of the same ODE
+        # from the same noise: it separates the solvers where a distance between clouds, near
+        # its own floor, cannot
+        self.end_error: dict[str, float] = {}
 
     # -- numbers ----------------------------------------------------------------------------
     def _exact_score(self, x: np.ndarray, t: float) -> np.ndarray:
@@ -158,10 +162,18 @@ class Lab:
                                                 self.p.seed)
 
     def finish_main(self) -> None:
-        """End-mode colours: the target component each particle ends nearest to (E-step)."""
+        """End-mode colours: the target component each particle ends nearest to (E-step);
+        the deterministic samplers' endpoint errors to a fine Heun solve (``end_error``)."""
         for m in self.methods:
             resp, _ = gmm.e_step(self.traj[m][-1], *self.mix.as_tuple())
             self.labels[m] = np.argmax(resp, axis=1).astype(np.int64)
+        ode = [m for m in self.methods if m != "sde"]
+        if ode:
+            n = min(self.n, S.REF_N)
+            fine = sample("heun", self.score, self.x_T[:n], self.schedule, S.REF_STEPS, 0)[-1]
+            for m in ode:
+                gap = np.linalg.norm(self.traj[m][-1][:n] - fine, axis=1)
+                self.end_error[m] = float(gap.mean())
 
     def set_start(self, p: Params) -> None:
         """Paths of the highlighted start: one per deterministic sampler, n_sde_runs SDEs."""

@@ -32,6 +32,10 @@ def bars_group(n_steps: int) -> str:
     return f"sliced W₂ to the target, N = {n_steps}"
 
 
+def error_group(n_steps: int) -> str:
+    return f"endpoint error to a {S.REF_STEPS}-step Heun solve, N = {n_steps}"
+
+
 class Pictures(Lab):
     """A run's samplers, drawn."""
 
@@ -105,6 +109,8 @@ class Pictures(Lab):
         group = bars_group(self.N)
         out = {f"{group}/{name}": v for name, v in got.items()}
         out[f"{group}/{FLOOR}"] = self.floor
+        err = error_group(self.N)
+        out.update({f"{err}/{LABEL[m]}": v for m, v in self.end_error.items()})
         return out
 
     def caption(self, k: int, integrated: bool, lead: str) -> str:
@@ -125,6 +131,10 @@ class Pictures(Lab):
             dist = (f"Sliced W₂ to the target at N = {self.N}: {parts} ({FLOOR}: "
                     f"{signed(self.floor, 2)} ± {signed(self.floor_sd, 2)} over "
                     f"{S.FLOOR_DRAWS} pairs).")
+            if self.end_error:
+                errs = ", ".join(f"{LABEL[m]} {signed(v, 3)}" for m, v in self.end_error.items())
+                dist += (f" Mean endpoint distance to a {S.REF_STEPS}-step Heun solve from the "
+                         f"same noise: {errs}.")
         return (lead + how + " " + colours + start + dist).strip()
 
     def frame(self, step: int, total: int, k: int, integrated: bool, lead: str,
