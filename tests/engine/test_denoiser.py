@@ -120,3 +120,18 @@ def test_the_moving_average_predicts_when_asked_and_lags_the_weights():
         torch.tensor(probe, dtype=torch.float32), torch.tensor([0.5])).detach().numpy(),
         atol=1e-6)
     assert not np.allclose(avg.eps(probe, 0.5), plain.eps(probe, 0.5))  # the average differs
+
+
+def test_the_loss_is_half_the_squared_norm_in_2d():
+    """What the diffusion and guidance captions call ½E‖ε_θ − ε‖²: a net that outputs 0
+    scores ½E‖ε‖² = 1, not E‖ε‖² = 2."""
+    sched = D.VPSchedule("linear")
+    model = Denoiser(hidden=8, depth=1, seed=0)
+    with torch.no_grad():
+        for prm in model.parameters():
+            prm.zero_()
+    tr = DenoiserTrainer(model, _gaussian_data(100), sched, seed=0)
+    draws = torch.Generator().manual_seed(12345)
+    _, _, eps, _ = tr._batch(4096, draws)
+    assert tr.loss(4096) == pytest.approx(0.5 * float((eps ** 2).sum(1).mean()), rel=1e-6)
+    assert tr.loss(4096) == pytest.approx(1.0, abs=0.05)

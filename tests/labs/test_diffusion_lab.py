@@ -500,3 +500,33 @@ def test_same_seed_same_frames_with_training() -> None:
         assert fa.metrics == fb.metrics
         np.testing.assert_array_equal(fa.panels[0].layers["particles"].xy,
                                       fb.panels[0].layers["particles"].xy)
+
+
+def test_the_loss_splits_into_its_floor_and_the_score_error_on_one_footing():
+    """Issue 12.2: ½E‖ε_θ − ε‖² = ½E‖ε* − ε‖² + ½E‖ε_θ − ε*‖², averaged over t.  A network
+    off the exact ε* by a fixed δ with |δ|² = 0.25 adds 0.125 to the loss, and the metric
+    reads the same 0.125."""
+    from genlab.engine import diffusion as df
+    from genlab.engine.datasets import make_dataset
+    from genlab.labs.diffusion.net import LossDraws
+    from genlab.labs.diffusion.noised import make_noised_data
+
+    x, labels = make_dataset("8gaussians", 2000, 0.1, 0)
+    data = make_noised_data(x, labels, "8gaussians", 0.1, "mixture", 8, 0.1,
+                            df.VPSchedule(), 0)
+    draws = LossDraws(data, seed=0)
+    delta = np.array([0.3, 0.4])  # |δ| = 0.5
+
+    class OffByDelta:
+        def eps(self, x_t, t):
+            rows = np.searchsorted(draws.t, t)  # the draws' own times, in order
+            assert np.array_equal(draws.t[rows], t)
+            return draws.exact + delta
+
+    loss, gap = draws.loss_and_gap(OffByDelta())
+    assert gap == pytest.approx(0.125, abs=1e-12)
+    # on finite draws the loss is floor + gap + a cross term whose mean is 0
+    terms = 2.0 * (draws.exact + delta - draws.exact) * (draws.exact - draws.eps)
+    assert loss == pytest.approx(draws.floor + gap + terms.mean(), abs=1e-12)
+    assert abs(terms.mean()) < 4.0 * terms.std() / math.sqrt(terms.size)
+    assert draws.loss(OffByDelta()) == loss

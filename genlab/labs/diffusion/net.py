@@ -28,9 +28,11 @@ def check_finite(step: int, lr: float, *arrays: np.ndarray) -> None:
 
 
 class LossDraws:
-    """Fixed draws (x₀ ~ p₀, t, ε) of the ε-prediction loss E‖ε_θ(x_t, t) − ε‖² (per
-    coordinate), and the exact ε* = −√v ∇log p_t's loss on them: its floor, since ε* =
-    E[ε | x_t] minimises it, and the gap is E‖ε_θ − ε*‖² over the draws.  The times are the
+    """Fixed draws (x₀ ~ p₀, t, ε) of the ε-prediction loss, the mean over coordinates
+    ½E‖ε_θ(x_t, t) − ε‖² (in 2D), and the exact ε* = −√v ∇log p_t's loss on them: its floor,
+    since ε* = E[ε | x_t] minimises it.  In expectation
+    ½E‖ε_θ − ε‖² = ½E‖ε* − ε‖² + ½E‖ε_θ − ε*‖² (the cross term vanishes because
+    E[ε − ε* | x_t] = 0), so the loss's excess over the floor is ``gap``.  The times are the
     midpoints of LOSS_T equal bins of [T_MIN, 1] (the trainer draws t uniformly there), so
     the exact score is evaluated once per time."""
 
@@ -47,10 +49,17 @@ class LossDraws:
             rows = slice(i * S.LOSS_PER_T, (i + 1) * S.LOSS_PER_T)
             v_t = float(sched.marginal(float(t))[1])
             exact[rows] = -math.sqrt(v_t) * data.score(self.x_t[rows], float(t))
+        self.exact = exact
         self.floor = float(((exact - self.eps) ** 2).mean())
 
     def loss(self, trainer: Any) -> float:
-        return float(((trainer.eps(self.x_t, self.t) - self.eps) ** 2).mean())
+        """½E‖ε_θ − ε‖² over the draws (the mean over the two coordinates)."""
+        return self.loss_and_gap(trainer)[0]
+
+    def loss_and_gap(self, trainer: Any) -> tuple[float, float]:
+        """(½E‖ε_θ − ε‖², ½E‖ε_θ − ε*‖²) over the draws, both averaged over t."""
+        eps = trainer.eps(self.x_t, self.t)
+        return float(((eps - self.eps) ** 2).mean()), float(((eps - self.exact) ** 2).mean())
 
 
 class Converged:
@@ -127,7 +136,7 @@ class Net:
         return self.done < p.steps and not self.converged
 
     def _measure(self, p: Params) -> float:
-        value = self.draws.loss(self.trainer)
+        value, self.gap = self.draws.loss_and_gap(self.trainer)
         if not math.isfinite(value) or value > S.DIVERGED_LOSS:
             raise diverged(f"the ε-prediction loss reached {value:.3g}", self.done, p.lr)
         return value

@@ -32,7 +32,7 @@ SERIES = (Series(EXACT, 0), Series(LEARNED, 1),
 # Metric and bar groups (``group/series``).
 LOSS = "ε-prediction loss"
 LOSS_NOW = "loss now (exact: its floor)"
-SCORE_ERR = "E‖ε_θ − ε*‖² over p_t at the shown t"
+SCORE_ERR = "½E‖ε_θ − ε*‖², the loss over its floor"
 VARIANCE = "variance of x_t"
 TRACK = "sliced W₂ to p_t"
 LAST_PASS = "last pass: sliced W₂ to the data"

@@ -147,7 +147,7 @@ def score(p: Params, data: NoisedData, g: Geometry, net: Net, t: float,
     learned = sv * tr.score(g.field_cells, t)
     exact = sv * data.score(g.field_cells, t)
     err = sv * np.linalg.norm(tr.score(g.err_cells, t) - data.score(g.err_cells, t), axis=1)
-    err_eval = v * ((tr.score(eval_x, t) - data.score(eval_x, t)) ** 2).sum(1).mean()
+    err_eval = 0.5 * v * ((tr.score(eval_x, t) - data.score(eval_x, t)) ** 2).sum(1).mean()
     probe = np.array([[p.probe_x, p.probe_y]])
     tw_exact = df.tweedie_mean(probe, data.score(probe, t), t, sched)
     tw_learned = tr.posterior_mean(probe, t)
@@ -172,15 +172,19 @@ def score(p: Params, data: NoisedData, g: Geometry, net: Net, t: float,
         probe_layers[f"{name} name"] = Labels(end, (name,), series=name)
     probe_layers["probe"] = Handles(probe, ("probe_x",), ("probe_y",), ("x_t",))
     probe_panel = Panel(probe_layers, title="Tweedie: E[x₀ | x_t] for the probe x_t", **g.lims)
-    metrics = {f"{S.LOSS}/{LEARNED}": net.loss, S.SCORE_ERR: float(err_eval)}
+    metrics = {f"{S.LOSS}/{LEARNED}": net.loss, S.SCORE_ERR: net.gap}
     values = {f"{S.LOSS_NOW}/{LEARNED}": net.loss, f"{S.LOSS_NOW}/{EXACT}": net.draws.floor}
     gap = float(np.linalg.norm(tw_exact - tw_learned))
+    floor = net.draws.floor
     caption = (f"The denoiser after {net.done} Adam steps of the ε-prediction loss "
-               f"E‖ε_θ(a x₀ + √v ε, t) − ε‖², now {signed(net.loss)}; it cannot reach 0: the "
-               f"exact ε* = −√v ∇log p_t scores {signed(net.draws.floor)} on the same draws (its "
-               "floor), and the excess is the network's score error.  Arrows: the learned "
-               f"score over the exact one, times √v = {signed(sv, 2)} at t = {t:.2f} (capped at "
-               f"{S.FIELD_CAP:g}); their mean squared gap over p_t is {signed(float(err_eval))}.  "
+               f"½E‖ε_θ(a x₀ + √v ε, t) − ε‖² (t uniform), now {signed(net.loss)} on fixed "
+               f"draws.  It splits as ½E‖ε* − ε‖² + ½E‖ε_θ − ε*‖²: the exact ε* = −√v ∇log p_t "
+               f"scores {signed(floor)} on the same draws (the floor, never 0) and the network "
+               f"is {signed(net.gap)} from it, the score error (sum {signed(floor + net.gap)}: "
+               "on these draws a cross term of mean 0 makes up the rest).  Arrows: the "
+               "learned score over the exact one, "
+               f"times √v = {signed(sv, 2)} at t = {t:.2f} (capped at {S.FIELD_CAP:g}); there "
+               f"½E‖ε_θ − ε*‖² over p_t is {signed(float(err_eval))}.  "
                "Drag the probe x_t: Tweedie's E[x₀ | x_t] = (x_t + v ∇log p_t)/a from the exact "
                f"and the learned score are {signed(gap, 2)} apart.")
     return (fields_panel, err_panel, probe_panel), metrics, values, caption

@@ -106,7 +106,7 @@ def _train(lab: Lab, ctx: RunContext, box: list[Params]) -> Generator[Frame, Any
         panels = (lab.preview_panel(preview, c, q.w, done),
                   lab.sample_panel("exact", x_ex, cur, c, q.w))
         text = (f"Training ε_θ(x, t, y) on {S.N_TRAIN} samples of {lab.what}: Adam step "
-                f"{done} / {p.train_steps} on ‖ε_θ(a x₀ + √v ε, t, y) − ε‖², with y "
+                f"{done} / {p.train_steps} on ½E‖ε_θ(a x₀ + √v ε, t, y) − ε‖², with y "
                 f"replaced by the null label ∅ {p.p_uncond:.0%} of the time (label "
                 f"dropout), so one net learns p(x | y) and p(x).  Loss: conditional "
                 f"{loss_c:.3f}, unconditional {loss_u:.3f}.  Left: {S.PREVIEW_N} guided "
