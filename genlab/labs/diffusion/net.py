@@ -101,17 +101,14 @@ class Net:
     next).  Torch is imported when the first one is made."""
 
     def __init__(self, data: NoisedData, p: Params, device: str, draws: LossDraws) -> None:
-        import copy
-
         from genlab.engine.denoiser import Denoiser, DenoiserTrainer
 
         model = Denoiser(hidden=p.hidden, depth=p.depth, seed=p.seed).to(device)
-        self.raw = DenoiserTrainer(model, data.x0, data.schedule, lr=p.lr,
-                                   batch_size=p.batch_size, seed=p.seed, t_min=S.T_MIN)
-        average = copy.deepcopy(model).requires_grad_(False)
-        # a trainer of the averaged weights that never steps: its eps, score and posterior
-        # mean are the network's as the lab shows it
-        self.trainer = DenoiserTrainer(average, data.x0, data.schedule, t_min=S.T_MIN)
+        # the engine's weight average (training.ema, updated after every step, with its
+        # warm-up): eps, score and posterior mean are the averaged network's
+        self.trainer = DenoiserTrainer(model, data.x0, data.schedule, lr=p.lr,
+                                       batch_size=p.batch_size, seed=p.seed, t_min=S.T_MIN,
+                                       ema=S.EMA_DECAY)
         self.draws = draws
         self.done = 0
         self.frames = 0  # frames that trained (the ramp counts them)
@@ -119,18 +116,6 @@ class Net:
         self.watch = Converged(p)
         self.loss = self._measure(p)
         self.first_loss = self.loss
-
-    def _average(self, n: int) -> None:
-        """Fold the weights after n more steps into the average: each step's decay is
-        min(EMA_DECAY, (1 + k)/(10 + k)) (a warm-up, so the first steps count), applied here
-        to the frame's end weights at once."""
-        import torch
-
-        keep = float(np.prod([min(S.EMA_DECAY, (1.0 + k) / (10.0 + k))
-                              for k in range(self.done - n + 1, self.done + 1)]))
-        with torch.no_grad():
-            torch._foreach_lerp_(list(self.trainer.model.parameters()),
-                                 list(self.raw.model.parameters()), 1.0 - keep)
 
     def pending(self, p: Params) -> bool:
         return self.done < p.steps and not self.converged
@@ -144,17 +129,16 @@ class Net:
     def train(self, p: Params) -> None:
         """Steps for the next frame: one at first, growing to steps_per_frame (pacing.ramp),
         never past ``p.steps``; then the average's loss on the fixed draws."""
-        self.raw.lr, self.raw.batch_size = p.lr, p.batch_size
+        self.trainer.lr, self.trainer.batch_size = p.lr, p.batch_size
         k = min(ramp(self.frames, p.steps_per_frame, S.RAMP_FRAMES), p.steps - self.done)
         if k <= 0 or self.converged:
             return
-        losses = self.raw.step(k)
+        losses = self.trainer.step(k)
         n = int(np.isfinite(losses).sum())
         self.done += n
         self.frames += 1
         if not np.isfinite(losses).all():
             raise diverged("the ε-prediction loss became NaN or infinite", self.done, p.lr)
-        self._average(n)
         self.loss = self._measure(p)
         self.converged = self.watch.add(p, self.loss, self.done)
 
