@@ -49,7 +49,6 @@ from genlab.labs.ode_sde import settings as S
 from genlab.labs.ode_sde.panels import Pictures, training_frame
 from genlab.labs.ode_sde.settings import LABEL, SERIES, T_MIN, TRAIN_STEPS_PER_FRAME, Params
 from genlab.labs.ode_sde.setup import (
-    CACHE,
     Queue,
     cache_key,
     initial_noise,
@@ -64,7 +63,9 @@ __all__ = ["LAB", "LABEL", "Params", "SERIES", "T_MIN", "TRAIN_STEPS_PER_FRAME",
 
 def clear_cache() -> None:
     """Forget the trained denoiser kept from the last learned-score run."""
-    CACHE.clear()
+    from genlab.engine.training.store import STORE
+
+    STORE.clear("ode-sde")
 
 
 def training_steps(frame_no: int) -> int:
@@ -97,8 +98,11 @@ def _train(lab: Pictures, p: Params, ctx: RunContext, box: list[Params],
 
     device = resolve(ctx.device)
     key = cache_key(p, lab.mix, device)
-    if key in CACHE:
-        trainer, loss = CACHE[key]
+    from genlab.engine.training.store import STORE
+
+    kept = STORE.get(key)
+    if kept is not None:
+        trainer, loss = kept
         lab.score = trainer.score
         lab.notes.append(f"The denoiser trained in an earlier run ({p.train_steps} steps, loss "
                          f"{loss:.3f}) is reused.")
@@ -138,8 +142,8 @@ def _train(lab: Pictures, p: Params, ctx: RunContext, box: list[Params],
                            f"lower the learning rate (now {p.lr:g}).")
         done += len(losses)
         frame_no += 1
-    CACHE.clear()
-    CACHE[key] = (trainer, loss)
+    STORE.clear("ode-sde")  # one trained denoiser at a time: the last run's
+    STORE.put(key, (trainer, loss))
     lab.score = trainer.score
     return frame_no + 1
 

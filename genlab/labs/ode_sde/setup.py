@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -119,10 +118,9 @@ class Queue:
 
 # ------------------------------------------------------------------------------ the denoiser
 
-CACHE: dict[tuple[Any, ...], tuple[Any, float]] = {}
+def cache_key(p: Params, mix: Mixture, device: str) -> str:
+    """The key of a trained denoiser in the engine's store: everything that determines it."""
+    from genlab.engine.training.store import model_key
 
-
-def cache_key(p: Params, mix: Mixture, device: str) -> tuple[Any, ...]:
-    w, m, c = mix.as_tuple()
-    return (w.tobytes(), m.tobytes(), c.tobytes(), p.schedule, p.train_steps, p.lr, p.seed,
-            device)
+    return model_key("ode-sde", *mix.as_tuple(), p.schedule, p.train_steps, p.lr, p.seed,
+                     device)
