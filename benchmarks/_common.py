@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "images": ("benchmarks.images",
                "image models: quality against time, throughput, GUI latency while training"),
     "close": ("benchmarks.close", "closing the window 0.5, 1.5 and 3 s into every lab"),
+    "vae": ("benchmarks.vae", "VAE ELBO training steps/s vs a bare torch loop, lab frame time"),
     "gan": ("benchmarks.gan",
             "GAN iterations/s vs a plain torch loop; WGAN-GP preset time to 8 of 8 modes"),
 }

@@ -8,7 +8,7 @@ checkpoints: the image half of the VAE lab.
     tr.save("vae.safetensors"); tr = ImageVAETrainer.load("vae.safetensors")
 
 Model: q(z|x) = N(μ(x), diag σ²(x)) from a conv encoder (stride-2 convolutions down to 4×4,
-then a linear layer), p(z) = N(0, I), and a decoder mirroring it (a linear layer, then
+then linear layers), p(z) = N(0, I), and a decoder mirroring it (a linear layer, then
 transposed convolutions) whose outputs l are per-pixel logits: log p(x|z) = Σ_pixels
 [p log σ(l) + (1 − p) log(1 − σ(l))] with p = (x + 1)/2 the pixel's intensity in [0, 1], the
 Bernoulli likelihood of the β-VAE papers (Higgins et al. 2017; Burgess et al. 2018).  (A
@@ -64,10 +64,11 @@ def _downs(side: int) -> int:
 class ImageVAE(nn.Module):
     """Conv encoder and decoder for (C, H, H) images with H = 4·2^k.
 
-    encoder: [conv 3×3 → SiLU] then k × [conv 4×4 stride 2 → SiLU] (channels w, 2w, 2w …),
-    flatten, linear → HIDDEN → SiLU → linear → (μ, logvar), each (n, L).
-    decoder: linear → HIDDEN → SiLU → linear → (2w, 4, 4), k × [transposed conv 4×4 stride 2
-    → SiLU], conv 3×3 → logits (n, C, H, H)."""
+    encoder: k × [conv 4×4 stride 2 → SiLU] (channels w, 2w, 2w …) down to 4×4, flatten,
+    linear → HIDDEN → SiLU → linear → (μ, logvar), each (n, L).
+    decoder: linear → HIDDEN → SiLU → linear → SiLU → (channels, 4, 4), k × [transposed conv
+    4×4 stride 2] (SiLU between them) up to the logits (n, C, H, H).  No layer works at full
+    resolution: those cost most on a CPU and add little at these sizes."""
 
     def __init__(self, shape: tuple[int, int, int], latent_dim: int, width: int) -> None:
         super().__init__()
@@ -75,8 +76,8 @@ class ImageVAE(nn.Module):
         if h != w:
             raise ValueError(f"the image VAE takes square images, got {h}×{w}")
         k = _downs(h)
-        chans = [width] + [2 * width] * k
-        enc: list[nn.Module] = [nn.Conv2d(c, chans[0], 3, padding=1), nn.SiLU()]
+        chans = [c, width] + [2 * width] * (k - 1)
+        enc: list[nn.Module] = []
         for i in range(k):
             enc += [nn.Conv2d(chans[i], chans[i + 1], 4, stride=2, padding=1), nn.SiLU()]
         self.features = nn.Sequential(*enc, nn.Flatten())
@@ -87,9 +88,10 @@ class ImageVAE(nn.Module):
                                          nn.Linear(HIDDEN, flat), nn.SiLU())
         dec: list[nn.Module] = []
         for i in range(k, 0, -1):
-            dec += [nn.ConvTranspose2d(chans[i], chans[i - 1], 4, stride=2, padding=1),
-                    nn.SiLU()]
-        self.up = nn.Sequential(*dec, nn.Conv2d(chans[0], c, 3, padding=1))
+            dec.append(nn.ConvTranspose2d(chans[i], chans[i - 1], 4, stride=2, padding=1))
+            if i > 1:
+                dec.append(nn.SiLU())
+        self.up = nn.Sequential(*dec)
         self.latent_dim = latent_dim
         self.top = (chans[-1], 4, 4)
 
@@ -124,10 +126,11 @@ class _DataSpec:
 class ImageVAETrainer(LiveLearningRate):
     """Adam on minibatches of −(E_q log p(x|z) − β KL) for an ``ImageVAE`` on ``data``.
 
-    ``beta``, ``lr`` may change between steps.  ``seed`` fixes the weights, the batches (a
-    numpy generator) and the noise ε (a CPU torch generator).  Learned state: ``step_``,
-    ``history_`` (minibatch losses, nats per image), ``net``, ``optimizer``; ``config`` (JSON)
-    holds what determines the model, and the data set's name."""
+    ``beta``, ``lr`` and ``batch_size`` may change between steps.  ``seed`` fixes the
+    weights, the batches (a numpy generator) and the noise ε (a CPU torch generator).
+    Learned state: ``step_``, ``history_`` (minibatch losses, nats per image), ``net``,
+    ``optimizer``; ``config`` (JSON) holds what determines the model, and the data set's
+    name."""
 
     def __init__(self, data: Any, latent_dim: int = 2, width: int = 32, beta: float = 1.0,
                  lr: float = 1e-3, batch_size: int = 128, seed: int = 0,
@@ -151,6 +154,7 @@ class ImageVAETrainer(LiveLearningRate):
         self.net.to(self.device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=float(lr))
         self.beta = float(beta)
+        self.batch_size = int(batch_size)
         self.latent_dim = int(latent_dim)
         self.data = data
         self._rng = np.random.default_rng([int(seed), 3])
@@ -188,7 +192,7 @@ class ImageVAETrainer(LiveLearningRate):
 
     def _loss(self) -> torch.Tensor:
         x = self._ensure_data()
-        b = min(self.config["batch_size"], len(x))
+        b = min(int(self.batch_size), len(x))
         idx = torch.as_tensor(self._rng.integers(0, len(x), b), device=self.device)
         eps = torch.randn((b, self.latent_dim), generator=self._gen).to(self.device)
         recon, kl = self.terms_t(x[idx], eps)
@@ -257,7 +261,8 @@ class ImageVAETrainer(LiveLearningRate):
         skeleton, opt = flatten_state(self.optimizer.state_dict(), "optim")
         tensors.update(opt)
         tensors["rng.torch"] = self._gen.get_state()
-        meta = {"kind": KIND, "config": {**self.config, "beta": self.beta, "lr": self.lr},
+        meta = {"kind": KIND, "config": {**self.config, "beta": self.beta, "lr": self.lr,
+                                         "batch_size": self.batch_size},
                 "step": self.step_, "history": self.history_, "optim": skeleton,
                 "rng_numpy": self._rng.bit_generator.state}
         save_checkpoint(path, tensors, meta)
