@@ -14,7 +14,7 @@ from genlab.labs.params import ParamError
 
 # Order is the lab list's order (and Ctrl+1..9); each module defines ``LAB``.
 _MODULES = ("sampling", "em", "ot", "flow", "divergence", "langevin", "diffusion", "ode_sde",
-            "flow_matching", "guidance", "images")
+            "flow_matching", "guidance", "images", "vae", "gan", "annulus", "interpolation")
 DEFAULT_LAB = "em"
 _registry: dict[str, LabInfo] | None = None
 
