@@ -317,7 +317,7 @@ def test_the_floor_says_how_it_was_measured():
     drawn = np.random.default_rng(0).normal(size=(80, 2)) * [1.5, 0.5]
     last = _run_all(_params(dataset="drawn", source="standard normal", n_components=4),
                     RunContext(drawn=drawn, device="cpu"))[-1]
-    assert "floor, a resample of the drawn points" in last.caption
+    assert "floor, two disjoint halves of the drawn points" in last.caption
     last = _run_all(_params(source="standard normal", dataset="8gaussians"))[-1]
     assert "floor, two draws of the target" in last.caption
 

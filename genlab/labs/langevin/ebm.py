@@ -69,7 +69,9 @@ def run_ebm(p: Params, ctx: RunContext) -> FrameGenerator:
             raise _ebm_diverged(f"energies reached {float(np.abs(e).max()):.3g}", done)
         e_data, e_chains = tr.energy(eval_data), tr.energy(tr.chains)
         e_pos, e_neg = float(e_data.mean()), float(e_chains.mean())
-        chains = tr.chains * s + m
+        # the engine clamps in float32 standard units: clip again here so that a chain on
+        # the box's edge is inside the panel's box, not 1e-7 beyond it
+        chains = np.clip(tr.chains * s + m, [xlim[0], ylim[0]], [xlim[1], ylim[1]])
         if not np.isfinite(chains).all():
             raise _ebm_diverged("the chains left for infinity", done)
         e = e.reshape(EBM_GRID, EBM_GRID)
