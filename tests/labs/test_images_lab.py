@@ -59,8 +59,8 @@ def test_training_runs_to_its_steps_with_samples_paths_loss_and_quality():
     curve = loss.layers["loss"]
     assert isinstance(curve, Curve) and len(curve.x) == 200
     assert curve.y[-20:].mean() < curve.y[:20].mean()  # it learns
-    assert 0.0 <= last.metrics["quality/accuracy at w"] <= 1.0
-    assert last.metrics["quality/FD ÷ floor"] > 0
+    assert 0.0 <= last.metrics["guided samples/accuracy at w"] <= 1.0
+    assert last.metrics["Fréchet distance/FD ÷ floor"] > 0
     assert "steps/s" in frames[-2].status or "CPU" in frames[-2].status
     assert not samples.axes  # pixel coordinates mean nothing to a reader
 

@@ -154,7 +154,8 @@ def _frame(r: _Run, p: Params, step_no: int, total: int, lead: str, badge: str,
     q = ""
     if r.quality and r.quality[-1][0] == tr.step_:
         _, ratio, acc = r.quality[-1]
-        metrics = {f"quality/{FD_RATIO}": ratio, f"quality/{ACCURACY}": acc}
+        # two plots: a ratio that starts near 30 and a fraction in [0, 1] share no axis
+        metrics = {f"Fréchet distance/{FD_RATIO}": ratio, f"guided samples/{ACCURACY}": acc}
         q = (f" Quality: Fréchet distance to held-out images {ratio:.2f}× its floor (held-out "
              f"against training images); {100 * acc:.0f}% of guided samples classified as "
              "the class asked for.")
