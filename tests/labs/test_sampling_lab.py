@@ -612,3 +612,19 @@ def test_box_muller_names_the_same_draw_the_caption_describes() -> None:
             continue
         r, th = (float(v) for v in m.groups())
         assert names.texts == (f"R = {r:.2f}", f"θ = {th:.2f}")
+
+
+def test_the_ks_distance_measures_the_samples_so_a_wrong_inverse_cdf_shows():
+    """Issue 12.11: the KS distance is taken on x against F, not on the uniforms (which are
+    uniform whatever F⁻¹ does): a wrong F⁻¹ (the exponential's with rate 2 for rate 1) reads
+    far outside the 95% band, the right one inside it; and it agrees with scipy."""
+    from scipy import stats
+
+    from genlab.labs.sampling.common import KS_BAND, ks_to
+
+    u = np.random.default_rng(0).random(2000)
+    right, wrong = -np.log1p(-u), -np.log1p(-u) / 2.0
+    cdf = stats.expon.cdf
+    band = KS_BAND / np.sqrt(len(u))
+    assert ks_to(right, cdf) < band < 0.1 < ks_to(wrong, cdf)
+    assert ks_to(wrong, cdf) == pytest.approx(stats.kstest(wrong, cdf).statistic, abs=1e-12)
