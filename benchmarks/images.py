@@ -80,7 +80,7 @@ def _latency() -> tuple[float, float]:
     from benchmarks.latency import _measure, _stats
     from genlab.labs import RunContext, get_lab
     from genlab.ui.render import ensure_app
-    from genlab.ui.worker import RunThread
+    from genlab.ui.worker import RunThread, wait_for_steps
 
     app = ensure_app()
     lab = get_lab("images")
@@ -99,6 +99,7 @@ def _latency() -> tuple[float, float]:
     finally:
         thread.cancel()
         thread.wait(10_000)
+        wait_for_steps()
     return worst, p99
 
 

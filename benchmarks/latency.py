@@ -164,6 +164,7 @@ def _run_training(app, threads: int | None) -> tuple[list[float], float, int, in
     finally:
         thread.cancel()
         thread.wait(10_000)
+        worker.wait_for_steps()
         worker.limit_torch_threads = saved
         app.processEvents()
     thread.deleteLater()

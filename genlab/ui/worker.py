@@ -111,6 +111,13 @@ def runs_still_stepping() -> int:
     return sum(1 for t in Stepper.alive if t.is_alive())
 
 
+def wait_for_steps(timeout: float = 30.0) -> None:
+    """Let abandoned steps end (scripts that exit normally: a torch op cut off by the
+    interpreter's exit aborts the process; the app leaves with os._exit instead)."""
+    for t in list(Stepper.alive):
+        t.join(timeout)
+
+
 class RunThread(QtCore.QThread):
     instances: weakref.WeakSet[RunThread] = weakref.WeakSet()  # tests check none is left
     lab_bugs: list[str] = []  # runs that failed with an exception that is not a LabError
