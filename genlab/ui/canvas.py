@@ -129,6 +129,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         # while the user draws, new runs keep the view (a re-zoom after every stroke moved
         # the plane under the pen)
         self.keep_view = False
+        self.user_moved = False  # the user panned or zoomed: resizes keep their view
         self.pending_views: list[tuple[float, float, float, float]] = []
         self._placers: list[LabelPlacer] = []
         self.title_label = self.ci.addLabel("", row=0, col=0)
@@ -173,6 +174,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
         ``keep_view`` (the user is drawing) the view stays where it is."""
         self._frame = None
         if not self.keep_view:
+            self.user_moved = False
             self._limits = [None] * len(self.plots)
             self._caption_h = self._title_h = 0.0
             for plot in self._pool:
@@ -181,7 +183,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
 
     def reset_view(self) -> None:
         """Back to the frame's own axes after the user panned, zoomed or drew."""
-        self.keep_view = False
+        self.keep_view = self.user_moved = False
         self._limits = [None] * len(self.plots)
         if self._frame is not None:
             self.show_frame(self._frame, force=True)
@@ -243,6 +245,34 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             self._wrap_caption()
             if hasattr(self, "panel_row"):
                 self._fit_height()
+                self._schedule_refit()
+
+    def _moved_by_user(self, *_args) -> None:
+        self.user_moved = True
+
+    def _schedule_refit(self, *_args) -> None:
+        if not getattr(self, "_refit_due", False):
+            self._refit_due = True
+            QtCore.QTimer.singleShot(0, self._refit_views)
+
+    def _refit_views(self) -> None:
+        """After a resize, aspect-locked planes show the frame's box again: pyqtgraph widens
+        a locked range to the new shape of its box, and linked planes pass the widened range
+        to each other, so entering and leaving presentation mode left them zoomed far out.
+        A view the user panned or zoomed, or keeps while drawing, stays."""
+        self._refit_due = False
+        if self.user_moved or self.keep_view:
+            return
+        sizes = getattr(self, "_refit_sizes", {})
+        self._refit_sizes = sizes
+        for p, (plot, limits) in enumerate(zip(self.plots, self._limits, strict=False)):
+            vb = plot.getViewBox()
+            size = (round(vb.width()), round(vb.height()), limits)
+            if vb.linkedView(0) is not None or sizes.get(p) == size:
+                continue  # it follows the first plane of its group; or it was not resized
+            sizes[p] = size
+            if limits is not None and limits[2] and None not in limits[:2]:
+                vb.setRange(xRange=limits[0], yRange=limits[1], padding=0.02)
 
     def _rebuild(self, n: int) -> None:
         """Lay out n plots from the pool (plot p is always the same PlotItem)."""
@@ -261,7 +291,9 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             placer = LabelPlacer(plot)
             vb = plot.getViewBox()
             vb.sigRangeChanged.connect(lambda *_a, q=p: self._view_moved(q))
+            vb.sigRangeChangedManually.connect(self._moved_by_user)
             vb.sigResized.connect(lambda *_a, q=p: self._view_moved(q))
+            vb.sigResized.connect(self._schedule_refit)
             self._pool.append(plot)
             self._placers.append(placer)
         self.plots = self._pool[:n]
@@ -319,10 +351,20 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
             return
         width = max(self.width() - 40.0, 100.0)
         total = float(sum(weights))
-        extra = 95.0 * self.theme.scale  # a title, a key line and the x axis
-        need = max(width * w / total * dy / dx + extra
-                   for w, shape in zip(weights, shapes, strict=True) if shape
-                   for dx, dy in (shape,))
+        need = 0.0
+        for plot, w, shape in zip(self.plots, weights, shapes, strict=False):
+            if not shape:
+                continue
+            dx, dy = shape
+            # the plot's own title, key lines and axes, measured once it is laid out (a
+            # title that wraps at a large scale takes more than the estimate, and a row cut
+            # to the estimate left an aspect-locked plane short and zoomed far out)
+            vb = plot.getViewBox()
+            laid_out = vb.width() > 1.0 and vb.height() > 1.0
+            extra = max(95.0 * self.theme.scale,
+                        plot.height() - vb.height() if laid_out else 0.0)
+            inner = vb.width() if laid_out else width * w / total
+            need = max(need, inner * dy / dx + extra)
         self.panel_row.setMaximumHeight(max(int(need), 200))
 
     def _link(self, panels: tuple[Panel, ...]) -> None:

@@ -223,3 +223,37 @@ def test_no_label_or_button_is_clipped_at_any_scale(make_window, qtbot, scale):
         bad += _elided_or_overlapping(dock)
     bad += _elided_or_overlapping(win.playback)
     assert not bad, bad
+
+
+def test_planes_show_the_frames_box_after_presentation_mode_and_zooming(make_window, qtbot):
+    """Entering and leaving presentation mode and scaling resize the linked, aspect-locked
+    planes many times: pyqtgraph widened their ranges at each resize (±35 for a ±4 box);
+    they come back to the frame's box, while a view the user zoomed stays."""
+    win = make_window("flow-matching")
+    win.resize(1600, 900)
+    wait_frames(qtbot, win, 3, timeout=60000)
+    cv = win.canvas
+    vb = cv.plots[0].getViewBox()
+    xlim, ylim = cv.frame.panels[0].xlim, cv.frame.panels[0].ylim
+
+    def inside_frame_box() -> bool:
+        (x0, x1), (y0, y1) = vb.viewRange()
+        # one axis fits the box (with pyqtgraph's padding), the other at most its width
+        fits_x = x1 - x0 <= 1.1 * (xlim[1] - xlim[0])
+        fits_y = y1 - y0 <= 1.1 * (ylim[1] - ylim[0])
+        return fits_x or fits_y
+
+    for _ in range(2):
+        win.presenting.enter()
+        win.zoom(1.15)
+        win.zoom(1.15)
+        qtbot.wait(300)
+        win.presenting.leave()
+        qtbot.wait(300)
+    qtbot.waitUntil(inside_frame_box, timeout=5000)
+    vb.scaleBy((3.0, 3.0))  # the user zooms out: later resizes keep that view
+    vb.sigRangeChangedManually.emit(vb.state["mouseEnabled"])
+    wide = vb.viewRange()
+    win.resize(1500, 850)
+    qtbot.wait(300)
+    assert vb.viewRange()[0][1] - vb.viewRange()[0][0] > 0.8 * (wide[0][1] - wide[0][0])
