@@ -22,6 +22,7 @@ from genlab.labs.params import ParamError
 
 FORMATS = ("gif", "mp4", "png")
 MAX_FRAMES = 400  # frames kept per animation (the run is sampled evenly past this)
+SECONDS = 60.0  # default time one preset may run (image models train for much longer)
 
 
 def add_parser(sub: Any) -> None:
@@ -33,6 +34,9 @@ def add_parser(sub: Any) -> None:
                    help="fonts and lines times S (default: height / 1080, at least 1)")
     s.add_argument("--theme", default="light", choices=("light", "dark", "projector"))
     s.add_argument("--out", default="slides", help="the folder to write into")
+    s.add_argument("--seconds", type=float, default=SECONDS,
+                   help="the longest one preset may run; a longer run is shown as far as it "
+                        f"got, and the index says so (default {SECONDS:g})")
 
 
 def slug(text: str) -> str:
@@ -40,14 +44,19 @@ def slug(text: str) -> str:
     return s or "preset"
 
 
-def _frames(lab: Any, params: Any) -> list:
-    """The run's frames, sampled evenly to at most MAX_FRAMES, its last frame always in."""
+def _frames(lab: Any, params: Any, seconds: float = SECONDS) -> tuple[list, bool]:
+    """The run's frames, sampled evenly to at most MAX_FRAMES, its last frame always in; and
+    whether the run was cut at ``seconds`` (a run that goes on for ever is cut too)."""
+    import time
+
     import numpy as np
 
     from genlab.labs import RunContext
     from genlab.ui.worker import limit_torch_threads
 
     kept: list = []
+    cut = False
+    deadline = time.monotonic() + seconds
     gen = lab.run(params, RunContext())
     try:
         for frame in gen:
@@ -57,12 +66,15 @@ def _frames(lab: Any, params: Any) -> list:
             kept.append(frame)
             if len(kept) > 4 * MAX_FRAMES:  # long runs: thin as they go
                 kept = kept[::2]
+            if time.monotonic() > deadline:
+                cut = True
+                break
     finally:
         gen.close()
     if len(kept) > MAX_FRAMES:
         idx = np.unique(np.round(np.linspace(0, len(kept) - 1, MAX_FRAMES)).astype(int))
         kept = [kept[i] for i in idx]
-    return kept
+    return kept, cut
 
 
 def run(args: Any) -> int:
@@ -77,6 +89,9 @@ def run(args: Any) -> int:
         raise ParamError(f"--labs: unknown lab {', '.join(map(repr, bad)) or '(none)'}: valid "
                          f"labs are {', '.join(LABS)}")
     size = _parse_size(args.size)
+    seconds = getattr(args, "seconds", SECONDS)
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ParamError(f"--seconds {seconds!r}: use a positive number of seconds")
     scale = max(1.0, size[1] / 1080) if args.scale is None else args.scale
     if not (math.isfinite(scale) and 0.25 <= scale <= 8):
         raise ParamError(f"--scale {args.scale!r}: use a factor from 0.25 to 8")
@@ -103,14 +118,16 @@ def run(args: Any) -> int:
         for name, preset in jobs:
             lab = LABS[name]
             bar.set_postfix_str(f"{name}: {preset.name}"[:40], refresh=True)
-            frames = _frames(lab, preset.params(lab.params))
+            frames, cut = _frames(lab, preset.params(lab.params), seconds)
             file = out / f"{name}-{slug(preset.name)}.{args.format}"
             if frames:
                 if args.format == "png":
                     save_image(frames[-1], file, size, theme, options, history=frames)
                 else:
                     export_animation(frames, file, lab.fps, size, theme, options=options)
-                rows.append((lab.title, preset.name, preset.description, file.name))
+                note = (f" (Stopped after {seconds:g} s, at frame {frames[-1].step}: the run "
+                        "goes on in the window.)" if cut else "")
+                rows.append((lab.title, preset.name, preset.description + note, file.name))
             bar.update(1)
     _write_index(out, rows, args.format)
     print(f"wrote {len(rows)} {args.format.upper()} files and index.html, index.md to {out}",

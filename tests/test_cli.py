@@ -178,3 +178,29 @@ def test_slides_bad_lab_and_unwritable_folder(tmp_path):
     r = genlab("slides", "--labs", "em", "--out", "/proc/deck")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert len([ln for ln in r.stderr.splitlines() if ln.strip()]) == 1
+
+
+def test_slides_cut_a_long_run_at_its_time_budget_and_say_so(tmp_path):
+    """A preset that trains for minutes is shown as far as it got within --seconds, and the
+    index says where it stopped; a budget that is not a positive number is refused."""
+    import time
+
+    from genlab import slides
+    from genlab.labs import get_lab
+    from genlab.labs.presets import presets_for
+
+    lab = get_lab("flow")
+    preset = presets_for("flow")[0]
+    t0 = time.monotonic()
+    frames, cut = slides._frames(lab, preset.params(lab.params), seconds=1.0)
+    assert cut and frames and time.monotonic() - t0 < 20
+    whole, cut = slides._frames(get_lab("sampling"), presets_for("sampling")[0].params(
+        get_lab("sampling").params), seconds=600.0)
+    assert not cut and whole
+    out = tmp_path / "deck"
+    r = genlab("slides", "--labs", "flow", "--format", "png", "--size", "320x240",
+               "--seconds", "0.5", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Stopped after 0.5 s, at frame" in (out / "index.md").read_text()
+    r = genlab("slides", "--labs", "em", "--seconds", "0", "--out", str(tmp_path / "y"))
+    assert r.returncode == 2 and "--seconds" in r.stderr and "Traceback" not in r.stderr
