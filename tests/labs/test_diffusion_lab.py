@@ -54,11 +54,23 @@ def _params(**kw) -> diffusion.Params:
 
 def _frames(params: diffusion.Params, n: int | None = None,
             ctx: RunContext = CTX) -> list[Frame]:
+    """The run's frames after the one shown while torch loads (a run that trains has one)."""
     gen = diffusion.run(params, ctx)
     try:
-        return list(gen if n is None else itertools.islice(gen, n))
+        frames = (f for f in gen if not _loading(f))
+        return list(frames if n is None else itertools.islice(frames, n))
     finally:
         gen.close()
+
+
+def _loading(f: Frame) -> bool:
+    return f.title.endswith("loading torch")
+
+
+def _first(gen) -> Frame:
+    """The first frame after the one shown while torch loads."""
+    f = next(gen)
+    return gen.send(None) if _loading(f) else f
 
 
 def _check(f: Frame) -> None:
@@ -257,7 +269,7 @@ def test_probe_arrows_points_and_names_move_live_in_their_series() -> None:
     p = _params(view="score", t=0.4, steps=200, probe_x=0.9, probe_y=0.35)
     gen = diffusion.run(p, CTX)
     try:
-        f0 = next(gen)
+        f0 = _first(gen)
         f1 = gen.send(None)
         panel = f1.panels[2]
         handle = panel.layers["probe"]
@@ -306,7 +318,7 @@ def test_training_starts_slow_and_ends_once_the_loss_has_levelled_off(monkeypatc
     last = frames[-1]
     assert last.x < 50_000 and last.x >= 150, "ended once flat, never before MIN_STEPS"
     assert "the loss levelled off" in last.caption and last.hold == S.HOLD_END
-    assert last.total == len(frames)
+    assert last.total == len(frames) + 1  # and the frame shown while torch loaded
     # the first frames show one Adam step each, in slow motion, after a beat on the start
     steps = np.diff([f.x for f in frames[:6]])
     assert list(steps) == [1] * 5 and frames[0].hold == S.HOLD_START
@@ -333,7 +345,7 @@ def test_switching_view_live_keeps_training() -> None:
     p = _params(view="score", steps=200)
     gen = diffusion.run(p, CTX)
     try:
-        next(gen)
+        _first(gen)
         gen.send(None)
         f = gen.send(replace(p, view="forward"))
         assert "forward" in f.title and "The denoiser trains on: step 2 / 200." in f.caption
@@ -530,3 +542,19 @@ def test_the_loss_splits_into_its_floor_and_the_score_error_on_one_footing():
     assert loss == pytest.approx(draws.floor + gap + terms.mean(), abs=1e-12)
     assert abs(terms.mean()) < 4.0 * terms.std() / math.sqrt(terms.size)
     assert draws.loss(OffByDelta()) == loss
+
+
+def test_the_first_frame_shows_the_data_before_torch_loads():
+    """Issue 13: a lab chosen in a fresh process shows a frame at once; the default preset
+    trains a denoiser, and its first frame (the data and p_t) comes before torch is imported."""
+    import subprocess
+    import sys
+
+    code = ("import sys, genlab.labs.diffusion as d\n"
+            "from genlab.labs.base import RunContext\n"
+            "f = next(d.run(d.Params(), RunContext()))\n"
+            "print('torch' in sys.modules, f.caption.startswith('Importing torch'),"
+            " len(f.panels[0].layers) > 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "True", "True"]

@@ -18,8 +18,10 @@ def test_ddpm_preset_animates_and_view_switches_live(make_window, qtbot):
     c = win.controller
     c.set_fps(60.0)
     assert c.lab.name == "diffusion" and c.params.view == "reverse"
-    wait_frames(qtbot, win, 6, timeout=60000)
-    frames = list(c.timeline)
+    wait_frames(qtbot, win, 7, timeout=60000)
+    # the first frame shows the data while torch loads; DDPM's frames follow
+    assert list(c.timeline)[0].title.endswith("loading torch")
+    frames = list(c.timeline)[1:]
     steps = [f.title for f in frames]
     assert "step 0 / 100" in steps[0] and "step 2 / 100" in steps[1]
     first = _layers(frames[0])["particles"].xy

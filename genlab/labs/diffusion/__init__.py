@@ -121,6 +121,14 @@ def run(params: Params, ctx: RunContext) -> FrameGenerator:
     ps: Pass | None = None
     ends: list[PassEnd] = []
     n_passes = sweep = frame_no = 0
+    if _needs_net(p):
+        # the data at once, while torch loads (seconds on a busy machine) and the net is built
+        panels, _m, _v, caption = forward(p, data, g, S.T_MIN)
+        p = take_live(p, (yield Frame(
+            step=0, title=f"Diffusion · {p.dataset} · loading torch", panels=panels,
+            caption="Importing torch and building the denoiser…  " + caption, series=SERIES,
+            x=S.T_MIN, xlabel="diffusion time t", hold=0.0)), LIVE)
+        frame_no = 1
     while True:
         if _needs_net(p) and net is None:
             from genlab.engine.device import resolve  # imports torch
