@@ -253,7 +253,7 @@ class FrameCanvas(pg.GraphicsLayoutWidget):
     def _schedule_refit(self, *_args) -> None:
         if not getattr(self, "_refit_due", False):
             self._refit_due = True
-            QtCore.QTimer.singleShot(0, self._refit_views)
+            QtCore.QTimer.singleShot(0, self, self._refit_views)  # not after the canvas is gone
 
     def _refit_views(self) -> None:
         """After a resize, aspect-locked planes show the frame's box again: pyqtgraph widens
