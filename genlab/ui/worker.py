@@ -28,6 +28,10 @@ from genlab.labs.base import FrameGenerator, LabError
 from genlab.labs.frame import Frame
 
 MAX_IN_FLIGHT = 4  # frames emitted but not yet taken by the GUI
+# After a run's first frame the worker pauses this long before its next step, so the window
+# paints the frame before the lab's set-up goes on: importing torch in the worker holds the
+# GIL for long stretches and delayed the first paint by one to two seconds.
+FIRST_PAINT_S = 0.3
 
 
 def limit_torch_threads() -> None:
@@ -195,6 +199,7 @@ class RunThread(QtCore.QThread):
 
     def run(self) -> None:
         stepper = Stepper(self._make, self._cond)
+        first = True
         try:
             while True:
                 with self._cond:
@@ -236,6 +241,9 @@ class RunThread(QtCore.QThread):
                     self._in_flight += 1
                 self.frame_ready.emit(self.generation, frame)
                 with self._cond:
+                    if first:
+                        first = False
+                        self._cond.wait_for(lambda: self._cancel, FIRST_PAINT_S)
                     if not self._paused and self._interval > 0:
                         # the lab's pacing: slow motion (pace) and beats held (hold)
                         wait = (self._interval * frame.pace + frame.hold
