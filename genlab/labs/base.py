@@ -80,3 +80,18 @@ def sub_seed(seed: int, *key: int) -> int:
         out = (out * 1_000_003 + int(k) + 17) % 2**31
     return out
 
+
+def serve_requests(ctx: RunContext, trainer: Any, unit: str = "step") -> str:
+    """Serve the window's requests to a training lab between its steps (``ctx.requests``:
+    ``("save", path)`` saves ``trainer`` there); the notice to show, "" when there were none.
+    A save that fails says why and the run goes on."""
+    notice, q = "", ctx.requests
+    while q is not None and not q.empty():
+        what, path = q.get_nowait()
+        if what == "save":
+            try:
+                trainer.save(path)
+                notice = f"Saved the checkpoint ({unit} {trainer.step_}) to {path}"
+            except (OSError, ValueError) as e:
+                notice = f"Could not save {path}: {e}"
+    return notice

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from genlab.labs.base import FrameGenerator, LabError, RunContext, sub_seed
+from genlab.labs.base import FrameGenerator, LabError, RunContext, serve_requests, sub_seed
 from genlab.labs.frame import Curve, Frame, ImageGrid, Panel, message_frame
 from genlab.labs.gan.params import DISC, GEN, LIVE, SERIES, Params
 from genlab.labs.params import take_live
@@ -142,19 +142,6 @@ def _frame(r: _Run, p: Params, n: int, lead: str, status: str, last: bool) -> Fr
                  xlabel="training iteration", status=status, hold=2.0 if last else 0.0)
 
 
-def _requests(r: _Run, ctx: RunContext) -> str:
-    notice, q = "", ctx.requests
-    while q is not None and not q.empty():
-        what, path = q.get_nowait()
-        if what == "save":
-            try:
-                r.tr.save(path)
-                notice = f"Saved the checkpoint (iteration {r.tr.step_}) to {path}"
-            except (OSError, ValueError) as e:
-                notice = f"Could not save {path}: {e}"
-    return notice
-
-
 def run_images(p: Params, ctx: RunContext) -> FrameGenerator:
     try:
         train, held = _open(p)
@@ -199,7 +186,7 @@ def run_images(p: Params, ctx: RunContext) -> FrameGenerator:
         status = f"step {tr.step_} / {p.steps}" + (f" · {rate:.0f} iterations/s"
                                                     if rate > 0 else "")
         frame = _frame(r, p, n, lead, status, done)
-        notice = _requests(r, ctx)
+        notice = serve_requests(ctx, r.tr, "iteration")
         if notice:
             frame = dataclasses.replace(frame, notice=notice)
         p = take_live(p, (yield frame), LIVE)

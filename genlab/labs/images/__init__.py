@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from genlab.labs.base import FrameGenerator, LabError, LabInfo, RunContext
+from genlab.labs.base import FrameGenerator, LabError, LabInfo, RunContext, serve_requests
 from genlab.labs.frame import Frame, message_frame
 from genlab.labs.images.params import (
     ACCURACY,
@@ -172,21 +172,6 @@ def _frame(r: _Run, p: Params, step_no: int, total: int, lead: str, badge: str,
                  status=status)
 
 
-def _take_requests(r: _Run, ctx: RunContext) -> str:
-    """Serve the window's requests (save a checkpoint); the notice to show."""
-    notice = ""
-    q = ctx.requests
-    while q is not None and not q.empty():
-        what, path = q.get_nowait()
-        if what == "save":
-            try:
-                r.trainer.save(path)
-                notice = f"Saved the checkpoint (step {r.trainer.step_}) to {path}"
-            except (OSError, ValueError) as e:
-                notice = f"Could not save {path}: {e}"
-    return notice
-
-
 def run(params: Params, ctx: RunContext) -> FrameGenerator:
     """Frames of an image model training: samples, paths, loss and quality."""
     p = params
@@ -246,7 +231,7 @@ def run(params: Params, ctx: RunContext) -> FrameGenerator:
         frame = _frame(r, p, frame_no, frame_no + 1 + -(-max(0, p.train_steps - tr.step_)
                                                           // p.steps_per_frame),
                        lead, badge, rate)
-        notice = _take_requests(r, ctx)
+        notice = serve_requests(ctx, r.trainer)
         if notice:
             frame = dataclasses.replace(frame, notice=notice)
         new = yield frame

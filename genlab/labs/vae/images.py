@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from genlab.labs.base import FrameGenerator, LabError, RunContext
+from genlab.labs.base import FrameGenerator, LabError, RunContext, serve_requests
 from genlab.labs.frame import Ellipses, Frame, ImageGrid, Labels, Panel, Points, message_frame
 from genlab.labs.params import take_live
 from genlab.labs.plane import signed
@@ -144,20 +144,6 @@ def _panels(tr: Any, v: _View) -> tuple[list[Panel], str]:
     return panels, " Traversal rows: " + "; ".join(words) + "."
 
 
-def _take_requests(tr: Any, ctx: RunContext) -> str:
-    notice = ""
-    q = ctx.requests
-    while q is not None and not q.empty():
-        what, path = q.get_nowait()
-        if what == "save":
-            try:
-                tr.save(path)
-                notice = f"Saved the checkpoint (step {tr.step_}) to {path}"
-            except (OSError, ValueError) as e:
-                notice = f"Could not save {path}: {e}"
-    return notice
-
-
 def run_images(p: Params, ctx: RunContext) -> FrameGenerator:
     """Frames of the image VAE: the data first (before torch), then the model training."""
     from genlab.engine.images import data as imdata
@@ -213,7 +199,7 @@ def run_images(p: Params, ctx: RunContext) -> FrameGenerator:
                                f"{IMAGE_TERMS}/{RECON}": te["reconstruction"],
                                f"{IMAGE_TERMS}/{KL}": te["kl"]},
                       hold=2.0 if done else 0.0, status=device)
-        notice = _take_requests(tr, ctx)
+        notice = serve_requests(ctx, tr)
         if notice:
             frame = dataclasses.replace(frame, notice=notice)
         p = take_live(p, (yield frame), LIVE)
