@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from genlab.labs.params import ParamError
 
@@ -162,17 +163,12 @@ def _parse_size(text: str) -> tuple[int, int]:
 MAX_KEPT = 2000  # frames held while a run renders; past it every other one is dropped
 
 
-def _render(args) -> int:
-    import math
-    from pathlib import Path
-
-    import numpy as np
-
-    from genlab.labs import RunContext, get_lab
+def params_from_args(lab: Any, args: Any) -> Any:
+    """The lab's parameters from ``--preset`` (default: its first preset), then ``--set``
+    assignments and ``--seed`` (ParamError, one line, for a bad one)."""
     from genlab.labs.params import parse_assignment, replace
     from genlab.labs.presets import find_preset, presets_for
 
-    lab = get_lab(args.lab)
     if args.preset is not None:
         params = find_preset(lab.name, args.preset).params(lab.params)
     else:
@@ -181,7 +177,19 @@ def _render(args) -> int:
     changes = dict(parse_assignment(lab.params, s) for s in args.sets)
     if args.seed is not None:
         changes["seed"] = args.seed
-    params = replace(params, **changes)
+    return replace(params, **changes)
+
+
+def _render(args) -> int:
+    import math
+    from pathlib import Path
+
+    import numpy as np
+
+    from genlab.labs import RunContext, get_lab
+
+    lab = get_lab(args.lab)
+    params = params_from_args(lab, args)
     size = _parse_size(args.size)
     out = Path(args.out)
     suffix = out.suffix.lower()

@@ -82,9 +82,8 @@ def _init_distributed(device: str) -> str:
 
 
 def train(args: Any) -> int:
+    from genlab.cli import params_from_args
     from genlab.labs import get_lab
-    from genlab.labs.params import parse_assignment, replace
-    from genlab.labs.presets import find_preset, presets_for
 
     lab = get_lab(args.lab)
     if lab.make_trainer is None:
@@ -96,15 +95,7 @@ def train(args: Any) -> int:
         raise ParamError("--steps must be at least 1")
     if args.minutes is not None and not (math.isfinite(args.minutes) and args.minutes > 0):
         raise ParamError("--minutes must be a positive number")
-    if args.preset is not None:
-        params = find_preset(lab.name, args.preset).params(lab.params)
-    else:
-        presets = presets_for(lab.name)
-        params = presets[0].params(lab.params) if presets else lab.params()
-    changes = dict(parse_assignment(lab.params, s) for s in args.sets)
-    if args.seed is not None:
-        changes["seed"] = args.seed
-    params = replace(params, **changes)
+    params = params_from_args(lab, args)
     out = Path(args.out)
     if out.suffix.lower() != ".safetensors":
         raise ParamError(f"--out {out.name!r}: a checkpoint is a .safetensors file")
